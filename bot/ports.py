@@ -33,8 +33,9 @@ class VideoProvider(Protocol):
     format: str
     capabilities: ProviderCapabilities
 
-    def generate(self, request: GenerationRequest, workdir: Path) -> AsyncIterator[ProviderEvent]:
-        ...
+    def generate(
+        self, request: GenerationRequest, workdir: Path
+    ) -> AsyncIterator[ProviderEvent]: ...
 
     def resume(
         self, upstream_id: str, request: GenerationRequest, workdir: Path

@@ -139,7 +139,9 @@ class BaseProvider:
             err = error_from_response(response)
             return ProbeResult(self.name, False, f"{err.category.value}: {err.message}")
         try:
-            listed = {str(m.get("id")) for m in response.json().get("data", []) if isinstance(m, dict)}
+            listed = {
+                str(m.get("id")) for m in response.json().get("data", []) if isinstance(m, dict)
+            }
         except (ValueError, AttributeError):
             listed = set()
         configured = tuple(self.capabilities.models)

@@ -104,7 +104,9 @@ def classify(status: int | None, code: str | None, message: str) -> ErrorCategor
     if status == 401:
         return ErrorCategory.AUTH
     if status == 403:
-        return ErrorCategory.AUTH if "token" in lowered or "令牌" in lowered else ErrorCategory.BALANCE
+        return (
+            ErrorCategory.AUTH if "token" in lowered or "令牌" in lowered else ErrorCategory.BALANCE
+        )
     if status == 429:
         return ErrorCategory.RATE_LIMITED
     if status is not None and 400 <= status < 500:
@@ -149,14 +151,18 @@ def error_from_response(
     )
 
 
-def error_from_payload(payload: Mapping[str, Any], *, upstream_id: str | None = None) -> ProviderError:
+def error_from_payload(
+    payload: Mapping[str, Any], *, upstream_id: str | None = None
+) -> ProviderError:
     """A failure reported inside a 200 answer (a failed status, an SSE error event)."""
     code, message = _from_json(dict(payload))
     category = classify(None, code, message)
     if category is ErrorCategory.TRANSIENT:
         # a job that the relay reports failed is a generation failure, not a network blip
         category = ErrorCategory.GENERATION_FAILED
-    return ProviderError(category, message or "generation failed", code=code, upstream_id=upstream_id)
+    return ProviderError(
+        category, message or "generation failed", code=code, upstream_id=upstream_id
+    )
 
 
 def transport_error(exc: httpx.HTTPError, what: str) -> ProviderError:
