@@ -105,8 +105,10 @@ class Completed:
     upstream_id: str | None
     video_url: str | None = None
     expires_at: datetime | None = None
-    # chat format: the assistant text verbatim (task id and sid inside), for continuations
+    # chat format: the assistant text verbatim (task id and sid inside), and the whole
+    # conversation to resend for a continuation (the messages sent plus that answer)
     transcript: str | None = None
+    conversation: tuple[ChatMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,10 +207,22 @@ class Invocation:
     user: UserRef
     conversation: Conversation
     text: str  # the command's text after the command name ("" for a bare command)
-    command: str = "sora"  # sora | quota | help | start
+    # sora | continue (a reply or the Remix button) | again | quota | help | start
+    command: str = "sora"
     is_moderator: bool = False
     locale: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)  # structured options (Discord)
-    reply_to: MessageRef | None = None
+    reply_to: MessageRef | None = None  # the bot message this one replies to
+    message: MessageRef | None = None  # the user's own message, to thread answers under it
     image: ImageInput | None = None
     received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An immediate answer to an invocation; the adapter decides how to show it
+    (Discord: ephemeral when ``private``; Telegram: a reply; console: a line)."""
+
+    text: str
+    private: bool = True
+    kind: Literal["error", "info", "accepted"] = "info"

@@ -33,6 +33,10 @@ class VideoProvider(Protocol):
     format: str
     capabilities: ProviderCapabilities
 
+    def validate(self, request: GenerationRequest) -> None:
+        """Raise ``InvalidRequest`` (naming the allowed values) before anything is sent."""
+        ...
+
     def generate(
         self, request: GenerationRequest, workdir: Path
     ) -> AsyncIterator[ProviderEvent]: ...

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from bot.config import ProviderConfig
-from bot.errors import ErrorCategory, InvalidRequest, ProviderError
+from bot.errors import ErrorCategory, InvalidRequest, MediaError, ProviderError
 from bot.models import (
     Accepted,
     Completed,
@@ -223,6 +223,10 @@ class BaseProvider:
                     raise item
                 if isinstance(item, ProviderError):
                     yield self._failed(item.category, item.message, run, item.upstream_id)
+                    return
+                if isinstance(item, MediaError):
+                    message = f"the relay's video is unusable: {item}"
+                    yield self._failed(ErrorCategory.GENERATION_FAILED, message, run)
                     return
                 if isinstance(item, BaseException):
                     log.exception("provider %s crashed", self.name, exc_info=item)

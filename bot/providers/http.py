@@ -32,7 +32,7 @@ _BALANCE_CODES = {"insufficient_user_quota", "pre_consume_token_quota_failed", "
 _MODEL_CODES = {"model_not_found", "model_not_available"}
 _EXPIRED_CODES = {"video_expired", "expired", "content_expired"}
 _POLICY_WORDS = ("moderation", "sensitive", "content policy", "违规", "敏感", "审核")
-_MODEL_WORDS = ("model not found", "model_not_found", "无可用渠道", "does not exist")
+_MODEL_WORDS = ("model not found", "model_not_found", "无可用渠道")
 _BALANCE_WORDS = ("insufficient", "余额不足", "额度不足", "quota")
 _MAX_MESSAGE = 500
 
@@ -98,6 +98,9 @@ def classify(status: int | None, code: str | None, message: str) -> ErrorCategor
     if code in _BALANCE_CODES or (status == 403 and any(w in lowered for w in _BALANCE_WORDS)):
         return ErrorCategory.BALANCE
     if code in _MODEL_CODES or any(w in lowered for w in _MODEL_WORDS):
+        return ErrorCategory.MODEL_UNAVAILABLE
+    # "The model `x` does not exist"; but "task/video … does not exist" is an unknown job id
+    if "does not exist" in lowered and "model" in lowered:
         return ErrorCategory.MODEL_UNAVAILABLE
     if code in _EXPIRED_CODES:
         return ErrorCategory.EXPIRED
@@ -173,6 +176,16 @@ def transport_error(exc: httpx.HTTPError, what: str) -> ProviderError:
 
 def bearer(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
+
+
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{12,}")
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` without ``secret`` (a relay may echo the key it got) or anything key-shaped."""
+    if len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return _KEY_LIKE.sub("sk-***", text)
 
 
 def parse_timestamp(value: Any) -> float | None:

@@ -1,0 +1,55 @@
+"""The ``sora-bot`` command line: ``generate``, ``check`` (and the commands of later parts).
+
+Each sub-command lives in its own module with an ``add_parser`` and an async ``run``; this
+module only wires them together, sets up logging and turns our errors into exit codes:
+0 success, 1 the job or a probe failed, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.cli import check, demo, generate
+from bot.errors import ConfigError
+
+COMMANDS = (demo, generate, check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sora-bot",
+        description="Generate short videos through OpenAI-compatible video relays.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML config (default: $SORA_BOT_CONFIG, else ./sora-bot.toml)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL at INFO; keep it quiet unless asked.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        return asyncio.run(args.run(args))
+    except ConfigError as exc:
+        print(f"sora-bot: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sora-bot: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,40 @@
+"""The composition root: every lifetime (HTTP client, database, core) opened in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from bot.config import Settings
+from bot.core import Core
+from bot.providers import build_provider
+from bot.services import Services
+from storage.db import Database
+from storage.jobs import SqliteJobRepository
+from storage.quotas import SqliteQuotaLedger
+
+
+@asynccontextmanager
+async def open_core(settings: Settings, *, media_dir: Path | None = None) -> AsyncIterator[Core]:
+    """A ready core over the configured providers and database; shut down on exit."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=40)
+    async with (
+        httpx.AsyncClient(timeout=60.0, limits=limits, follow_redirects=True) as client,
+        Database.open(settings.storage.path) as database,
+    ):
+        providers = {p.name: build_provider(p, client) for p in settings.providers}
+        services = Services(
+            settings=settings,
+            providers=providers,
+            quotas=SqliteQuotaLedger(database),
+            jobs=SqliteJobRepository(database),
+            media_dir=media_dir or settings.storage.media_dir,
+        )
+        core = Core(services)
+        try:
+            yield core
+        finally:
+            await core.shutdown()

@@ -1,0 +1,174 @@
+"""A lenient Server-Sent Events reader for chat-completion streams that carry JSON.
+
+Relays frame their streams loosely (upstream-api.md §1.3), so this reader accepts more
+than the SSE specification does:
+
+- ``data:`` with or without the space after the colon;
+- one payload spread over several lines, either as several ``data:`` lines (the spec's
+  multi-line event) or as bare continuation lines after one ``data:`` line: seed 002's
+  documentation pretty-prints each JSON chunk across lines. Lines are accumulated until the
+  JSON parses; a payload that can no longer become valid JSON is dropped;
+- the end marker ``data: [DONE]``, also when broken across lines (``[DONE`` then ``]``);
+- a bare JSON object with no ``data:`` at all (a relay answering a plain JSON body);
+- comment lines (``: PING`` keep-alives) and ``event:``/``id:``/``retry:`` fields, ignored.
+
+httpx-sse follows the specification strictly (an unprefixed line is a field named after
+its text), so it cannot survive the pretty-printed form; this module is small instead.
+:class:`SSEJSONDecoder` is synchronous and line-fed (easy to test and benchmark);
+:func:`iter_sse_json` drives it from ``httpx.Response.aiter_lines()``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+JSONObject = dict[str, Any]
+
+# A payload that has not parsed after this many characters is dropped, so a garbage stream
+# cannot make us buffer without end.
+MAX_PAYLOAD_CHARS = 1 << 20
+_FIELD = re.compile(r"(event|id|retry)\s*:", re.IGNORECASE)
+_DONE = "[DONE]"
+
+
+class SSEJSONDecoder:
+    """Turn SSE lines into JSON objects; :attr:`done` once ``[DONE]`` has been read.
+
+    Feed lines without their line terminator; :meth:`feed_line` returns the payloads that
+    became complete with that line (usually zero or one), :meth:`close` the last one when
+    the stream ends without a blank line.
+    """
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []  # the payload being accumulated, one entry per line
+        self._chars = 0
+        self._last_data_start = 0  # index in _lines of the latest ``data:`` line
+        self.done = False
+
+    def feed_line(self, line: str) -> list[JSONObject]:
+        """Consume one line; return any JSON objects it completed."""
+        if self.done:
+            return []
+        line = line.rstrip("\r\n")
+        if line.startswith(":"):  # comment / keep-alive (": PING")
+            return []
+        if not line.strip():
+            return self._end_of_event()
+        if line.startswith("data:"):
+            value = line[5:]
+            if value.startswith(" "):
+                value = value[1:]
+            if self._lines:
+                fresh, _ = _parse(value.strip())
+                if isinstance(fresh, dict):
+                    # a complete event after an unfinished one: the old one was garbage
+                    log.debug("dropping an unfinished SSE payload (%d characters)", self._chars)
+                    self._reset()
+                    return [fresh]
+            self._last_data_start = len(self._lines)
+            return self._append(value, force=True)
+        if _FIELD.match(line):
+            return []
+        if self._lines or line.lstrip().startswith(("{", "[")):
+            return self._append(line, force=False)
+        return []  # stray text outside any payload
+
+    def close(self) -> list[JSONObject]:
+        """The stream ended: settle whatever is still pending."""
+        return self._end_of_event()
+
+    # ------------------------------------------------------------------ internals
+
+    def _append(self, value: str, *, force: bool) -> list[JSONObject]:
+        self._lines.append(value)
+        self._chars += len(value) + 1
+        if self._chars > MAX_PAYLOAD_CHARS:
+            log.warning("SSE payload over %d characters never parsed; dropped", self._chars)
+            self._reset()
+            return []
+        # Try to parse only where a JSON value can end, so a long pretty-printed payload is
+        # not re-parsed at every line (which would be quadratic).
+        tail = value.rstrip()
+        if force or tail.endswith(("}", "]")) or tail.upper().startswith("[DONE"):
+            return self._settle(final=False)
+        return []
+
+    def _end_of_event(self) -> list[JSONObject]:
+        if not self._lines:
+            return []
+        return self._settle(final=True)
+
+    def _settle(self, *, final: bool) -> list[JSONObject]:
+        """Parse the pending payload; keep it while it may still become valid JSON."""
+        text = "\n".join(self._lines).strip()
+        if _is_done(text, final=final):
+            self.done = True
+            self._reset()
+            return []
+        if text.upper().startswith("[DONE"):
+            return []  # the broken ``[DONE`` form: its ``]`` is on a later line
+        parsed, unfinished = _parse(text)
+        if parsed is None and not unfinished and self._last_data_start > 0:
+            # garbage followed by a fresh ``data:`` line: retry from that line alone
+            recent = "\n".join(self._lines[self._last_data_start :]).strip()
+            self._lines = self._lines[self._last_data_start :]
+            self._chars = len(recent)
+            self._last_data_start = 0
+            if _is_done(recent, final=final):
+                self.done = True
+                self._reset()
+                return []
+            parsed, unfinished = _parse(recent)
+        if parsed is not None:
+            self._reset()
+            return [parsed] if isinstance(parsed, dict) else []
+        if unfinished and not final:
+            return []
+        if unfinished and text.startswith(("{", "[")):
+            return []  # a blank line inside a pretty-printed payload: keep waiting
+        if text:
+            log.debug("dropping an SSE payload that is not JSON (%d characters)", len(text))
+        self._reset()
+        return []
+
+    def _reset(self) -> None:
+        self._lines = []
+        self._chars = 0
+        self._last_data_start = 0
+
+
+def _is_done(text: str, *, final: bool) -> bool:
+    compact = "".join(text.split()).upper()
+    return compact == _DONE or (final and compact == _DONE[:-1])
+
+
+def _parse(text: str) -> tuple[Any, bool]:
+    """``(value, False)`` when ``text`` is JSON; ``(None, unfinished)`` otherwise, where
+    ``unfinished`` means the text is a valid prefix cut short (more lines may complete it)."""
+    if not text:
+        return None, True
+    try:
+        return json.loads(text), False
+    except json.JSONDecodeError as exc:
+        return None, exc.pos >= len(text)
+
+
+async def iter_sse_json(lines: AsyncIterable[str]) -> AsyncIterator[JSONObject]:
+    """Yield each JSON object of an SSE stream; stop at ``[DONE]`` or the end of ``lines``.
+
+    ``lines`` is typically ``response.aiter_lines()``. Transport errors propagate unchanged.
+    """
+    decoder = SSEJSONDecoder()
+    async for line in lines:
+        for payload in decoder.feed_line(line):
+            yield payload
+        if decoder.done:
+            return
+    for payload in decoder.close():
+        yield payload

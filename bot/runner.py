@@ -1,0 +1,307 @@
+"""One job from queue to delivery: slot, submit, follow, deliver, settle the credit.
+
+Whatever happens, a job ends in ``delivered`` or ``failed`` with its status message saying
+so, and its reservation is committed or refunded exactly once. The one exception is
+cancellation at shutdown: the job's row is left as it is so that the next start resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Mapping
+from dataclasses import replace
+
+from bot import texts
+from bot.delivery import DeliveryFailed, Parcel, deliver
+from bot.errors import ErrorCategory, PlatformError
+from bot.models import (
+    Accepted,
+    Completed,
+    Conversation,
+    Failed,
+    GenerationRequest,
+    MessageRef,
+    Progress,
+    Queued,
+)
+from bot.queue import ProviderSlots
+from bot.records import JobRecord, JobState
+from bot.services import Services
+from bot.status import StatusBoard, StatusView, escape, render_caption, render_status
+
+log = logging.getLogger(__name__)
+
+
+def conversation_of(job: JobRecord) -> Conversation:
+    from bot.models import Platform
+
+    return Conversation(Platform(job.platform), job.scope, job.channel, job.thread)
+
+
+def message_ref(job: JobRecord, message_id: str | None) -> MessageRef | None:
+    return MessageRef(conversation_of(job), message_id) if message_id else None
+
+
+class StatusLine:
+    """The job's one status message: what it shows now, pushed through the board."""
+
+    def __init__(self, services: Services, board: StatusBoard, job: JobRecord) -> None:
+        self._services = services
+        self._board = board
+        self._job = job
+        self._caps = services.station(job.platform).outbox.capabilities(conversation_of(job))
+        self._started = services.monotonic()
+        self._generating_since: float | None = None
+        self.ref = message_ref(job, job.status_message_id)
+        self.view = StatusView(
+            prompt=job.prompt,
+            model=job.model,
+            seconds=job.seconds,
+            orientation=job.orientation,
+            phase="queued",
+            position=None,
+            percent=None,
+            elapsed=0.0,
+            eta=None,
+            reason=None,
+            task_id=job.upstream_id,
+        )
+
+    def text(self) -> str:
+        now = self._services.monotonic()
+        view = replace(self.view, elapsed=now - self._started, eta=self._eta(now))
+        return render_status(view, self._job.locale, self._caps.markup, self._caps.text_limit)
+
+    def _eta(self, now: float) -> float | None:
+        percent = self.view.percent
+        if self._generating_since is None or not percent or percent >= 100:
+            return None
+        spent = now - self._generating_since
+        return spent * (100 - percent) / percent
+
+    async def post(self) -> MessageRef | None:
+        reply_to = message_ref(self._job, self._job.reply_to_message_id)
+        self.ref = await self._board.post(
+            conversation_of(self._job), self.text(), reply_to=reply_to
+        )
+        return self.ref
+
+    def show(self, **changes: object) -> None:
+        urgent = "phase" in changes and changes["phase"] != self.view.phase
+        if changes.get("phase") == "generating" and self._generating_since is None:
+            self._generating_since = self._services.monotonic()
+        self.view = replace(self.view, **changes)  # type: ignore[arg-type]
+        if self.ref is not None:
+            self._board.update(self.ref, self.text(), urgent=urgent)
+
+    async def finish(self, phase: str, reason: str | None = None) -> bool:
+        self.view = replace(self.view, phase=phase, reason=reason)  # type: ignore[arg-type]
+        if self.ref is None:
+            return False
+        return await self._board.finish(self.ref, self.text())
+
+
+class JobRunner:
+    def __init__(self, services: Services, slots: Mapping[str, ProviderSlots]) -> None:
+        self.s = services
+        self.slots = slots
+
+    async def run(
+        self, job: JobRecord, request: GenerationRequest, *, resume: bool = False
+    ) -> None:
+        station = self.s.station(job.platform)
+        status = StatusLine(self.s, station.board, job)
+        workdir = self.s.media_dir / job.id
+        finished = False
+        try:
+            if status.ref is None:
+                posted = await status.post()
+                if posted is not None:
+                    job = await self.s.jobs.update(job.id, status_message_id=posted.message_id)
+            slots = self.slots[job.provider]
+            async with slots.slot(lambda n: status.show(phase="queued", position=n)):
+                workdir.mkdir(parents=True, exist_ok=True)
+                outcome = await self._generate(job, request, status, resume)
+            job = await self.s.jobs.get(job.id) or job
+            if isinstance(outcome, Failed):
+                await self._fail(
+                    job,
+                    status,
+                    outcome.category,
+                    outcome.message,
+                    refundable=outcome.refundable,
+                    task_id=outcome.upstream_id,
+                )
+            else:
+                await self._deliver(job, outcome, status)
+            finished = True
+        except asyncio.CancelledError:
+            raise  # shutdown: the row stays active and the next start resumes it
+        except Exception as exc:
+            log.exception("job %s crashed", job.id)
+            await self._fail(
+                job,
+                status,
+                ErrorCategory.TRANSIENT.value,
+                f"internal error ({type(exc).__name__})",
+                refundable=True,
+                task_id=job.upstream_id,
+            )
+            finished = True
+        finally:
+            if finished:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    async def _generate(
+        self, job: JobRecord, request: GenerationRequest, status: StatusLine, resume: bool
+    ) -> Completed | Failed:
+        provider = self.s.providers[job.provider]
+        workdir = self.s.media_dir / job.id
+        if resume and job.upstream_id:
+            await self.s.jobs.update(job.id, state=JobState.RUNNING)
+            status.show(phase="generating", position=None)
+            events = provider.resume(job.upstream_id, request, workdir)
+        else:
+            await self.s.jobs.update(job.id, state=JobState.SUBMITTING)
+            status.show(phase="submitting", position=None)
+            events = provider.generate(request, workdir)
+        async for event in events:
+            match event:
+                case Accepted(upstream_id=upstream_id):
+                    await self.s.jobs.update(
+                        job.id, upstream_id=upstream_id, state=JobState.RUNNING
+                    )
+                    status.show(phase="generating", task_id=upstream_id)
+                case Queued(position=position):
+                    status.show(phase="queued", position=position)
+                case Progress(percent=percent):
+                    status.show(phase="generating", percent=percent)
+                case Completed() | Failed():
+                    return event
+        return Failed(ErrorCategory.TRANSIENT.value, "the relay ended without a result", True)
+
+    async def _deliver(self, job: JobRecord, done: Completed, status: StatusLine) -> None:
+        await self.s.jobs.update(
+            job.id,
+            state=JobState.UPLOADING,
+            video_url=done.video_url,
+            upstream_id=done.upstream_id or job.upstream_id,
+            transcript=done.transcript,
+            history=done.conversation or job.history,
+        )
+        station = self.s.station(job.platform)
+        parcel = Parcel(
+            conversation=conversation_of(job),
+            video=done.video,
+            caption=await self._caption(job),
+            job_id=job.id,
+            workdir=self.s.media_dir / job.id,
+            locale=job.locale,
+            reply_to=status.ref or message_ref(job, job.reply_to_message_id),
+            video_url=done.video_url,
+            expires_at=done.expires_at,
+        )
+        try:
+            delivered = await deliver(station.outbox, parcel, lambda p: status.show(phase=p))
+        except DeliveryFailed as exc:
+            await self._fail(job, status, "undeliverable", str(exc), refundable=True)
+            return
+        except PlatformError as exc:
+            log.warning("job %s: delivery failed on the platform: %s", job.id, exc)
+            await self._fail(job, status, "undeliverable", str(exc), refundable=True)
+            return
+        result_id = delivered.message.message_id if delivered.message else None
+        await self.s.jobs.update(job.id, state=JobState.DELIVERED, result_message_id=result_id)
+        await self.s.quotas.commit(job.id)
+        await status.finish("done")
+
+    async def _caption(self, job: JobRecord) -> str:
+        caps = self.s.station(job.platform).outbox.capabilities(conversation_of(job))
+        remaining = None
+        if not job.unlimited:
+            key = self.s.quota_key(job.platform, job.scope, job.user_id)
+            quota = self.s.settings.quota
+            balance = await self.s.quotas.balance(key, self.s.window(), quota.default_limit)
+            remaining = balance.remaining
+        return render_caption(
+            job.prompt,
+            job.model,
+            job.seconds,
+            remaining,
+            locale=job.locale,
+            markup=caps.markup,
+            limit=caps.caption_limit,
+        )
+
+    async def abandon(self, job: JobRecord, category: str, *, refundable: bool) -> None:
+        """Fail a job that cannot go on (found after a restart), through the same path."""
+        status = StatusLine(self.s, self.s.station(job.platform).board, job)
+        await self._fail(job, status, category, "", refundable=refundable, task_id=job.upstream_id)
+
+    async def _fail(
+        self,
+        job: JobRecord,
+        status: StatusLine,
+        category: str,
+        message: str,
+        *,
+        refundable: bool,
+        task_id: str | None = None,
+    ) -> None:
+        """Settle the credit, record the failure, and make sure the user hears of it."""
+        locale = job.locale
+        if self.s.settings.quota.refund_on_failure and refundable:
+            refunded = await self.s.quotas.refund(job.id, note=category)
+        else:
+            await self.s.quotas.commit(job.id)
+            refunded = False
+        await self.s.jobs.update(
+            job.id, state=JobState.FAILED, error_category=category, error_message=message
+        )
+        caps = self.s.station(job.platform).outbox.capabilities(conversation_of(job))
+        provider = next((p for p in self.s.settings.providers if p.name == job.provider), None)
+        reason = failure_reason(
+            locale,
+            category,
+            escape(message, caps.markup),
+            job,
+            refunded=refunded,
+            task_id=task_id,
+            minutes=provider.deadline_minutes if provider else 0,
+        )
+        if not await status.finish("failed", reason):
+            # the status message is gone: the user still hears what happened
+            try:
+                await self.s.station(job.platform).outbox.send_text(
+                    conversation_of(job),
+                    texts.t(locale, "phase.failed", reason=reason),
+                    reply_to=message_ref(job, job.reply_to_message_id),
+                )
+            except PlatformError as exc:
+                log.warning("job %s: could not report its failure: %s", job.id, exc)
+
+
+def failure_reason(
+    locale: str | None,
+    category: str,
+    message: str,
+    job: JobRecord,
+    *,
+    refunded: bool,
+    task_id: str | None,
+    minutes: float = 0,
+) -> str:
+    """The failure in the user's words: what happened, the task id if any, the credit."""
+    parts = [
+        texts.t(
+            locale, f"failed.{category}", message=message, model=job.model, minutes=f"{minutes:g}"
+        )
+    ]
+    if task_id and category in (ErrorCategory.TRANSIENT.value, ErrorCategory.TIMEOUT.value):
+        parts.append(texts.t(locale, "task_id", task_id=task_id))
+    parts.append(
+        texts.t(locale, "refunded", cost=job.cost) if refunded else texts.t(locale, "not_refunded")
+    )
+    return " ".join(parts)

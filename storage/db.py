@@ -1,0 +1,152 @@
+"""The SQLite database: one aiosqlite connection, WAL, foreign keys, numbered migrations.
+
+One connection serves the whole bot. aiosqlite runs its statements one after another on
+a worker thread, but coroutines interleave *between* awaits, so the repositories keep
+every invariant inside a single SQL statement. The connection runs in autocommit mode
+(``isolation_level=None``): each statement is its own transaction and nothing waits for
+a commit that another coroutine might issue or roll back.
+
+Migrations are ``storage/migrations/NNNN_name.sql`` files shipped as package data,
+numbered from 1 without gaps and never edited once released (append-only). Each one runs
+in its own transaction together with ``PRAGMA user_version = NNNN``, so the version
+always names the last migration fully applied. A migration file must not contain its own
+``BEGIN``/``COMMIT``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+MEMORY = ":memory:"
+_MIGRATION_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
+
+# https://www.sqlite.org/pragma.html; busy_timeout matters when a second process
+# (a backup, the sqlite3 shell) holds the file for a moment.
+_CONNECTION_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA synchronous = NORMAL",  # safe with WAL: a power cut loses at most the last commits
+)
+
+
+class MigrationError(RuntimeError):
+    """The migrations are inconsistent, or one of them failed (and was rolled back)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> tuple[Migration, ...]:
+    """The migrations shipped in ``storage/migrations``, ordered and checked for gaps."""
+    folder = resources.files("storage") / "migrations"
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match is None:
+            continue
+        sql = entry.read_text(encoding="utf-8")
+        found.append(Migration(int(match["version"]), match["name"], sql))
+    found.sort(key=lambda migration: migration.version)
+    versions = [migration.version for migration in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise MigrationError(f"migrations must be numbered 1, 2, 3… without gaps: {versions}")
+    return tuple(found)
+
+
+def utc_now() -> datetime:
+    """The default clock of the repositories (tests inject their own)."""
+    return datetime.now(UTC)
+
+
+def encode_time(moment: datetime) -> str:
+    """An aware datetime as fixed-width ISO-8601 UTC text, so text order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("refusing to store a naive datetime")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def decode_time(text: str) -> datetime:
+    """The inverse of :func:`encode_time`: an aware UTC datetime."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class Database:
+    """An open, migrated database. Build it with ``async with Database.open(path) as db``."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """The shared connection; rows come back as ``sqlite3.Row``."""
+        return self._connection
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        migrations: Sequence[Migration] | None = None,
+    ) -> AsyncIterator[Database]:
+        """Open (creating the file and its folder if needed), configure and migrate.
+
+        ``migrations`` replaces the shipped ones (tests only).
+        """
+        if os.fspath(path) != MEMORY:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        async with aiosqlite.connect(path, isolation_level=None) as connection:
+            connection.row_factory = sqlite3.Row
+            for pragma in _CONNECTION_PRAGMAS:
+                await connection.execute(pragma)
+            database = cls(connection)
+            await database._migrate(load_migrations() if migrations is None else migrations)
+            yield database
+
+    async def user_version(self) -> int:
+        """The number of the last migration applied."""
+        async with self._connection.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row is not None else 0
+
+    async def journal_mode(self) -> str:
+        async with self._connection.execute("PRAGMA journal_mode") as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row is not None else ""
+
+    async def _migrate(self, migrations: Sequence[Migration]) -> None:
+        current = await self.user_version()
+        latest = max((migration.version for migration in migrations), default=0)
+        if current > latest:
+            raise MigrationError(
+                f"database is at version {current}, newer than this program ({latest})"
+            )
+        for migration in sorted(migrations, key=lambda item: item.version):
+            if migration.version <= current:
+                continue
+            script = (
+                f"BEGIN;\n{migration.sql}\n;\nPRAGMA user_version = {migration.version:d};\nCOMMIT;"
+            )
+            try:
+                await self._connection.executescript(script)
+            except sqlite3.Error as exc:
+                if self._connection.in_transaction:
+                    await self._connection.rollback()
+                raise MigrationError(
+                    f"migration {migration.version:04d}_{migration.name} failed: {exc}"
+                ) from exc
