@@ -75,7 +75,9 @@ async def deliver(outbox: Outbox, parcel: Parcel, on_phase: Callable[[str], None
             "job %s: platform refused %d bytes, fitting smaller", parcel.job_id, video.size_bytes
         )
         on_phase("fitting")
-        fitted = await _fit(video, int(limit * RETRY_MARGIN), parcel.workdir / "fit2.mp4")
+        # the platform's real limit is below what it advertised: aim under this file's size
+        budget = int(min(limit, video.size_bytes) * RETRY_MARGIN)
+        fitted = await _fit(video, budget, parcel.workdir / "fit2.mp4")
         if fitted is None:
             return await _send_link(outbox, parcel, limit)
         on_phase("uploading")
@@ -117,7 +119,8 @@ async def _thumbnail(video: VideoFile, dest: Path) -> Path | None:
 
 
 async def _send_link(outbox: Outbox, parcel: Parcel, limit: int) -> Delivered:
-    limit_mb = f"{limit / (1024 * 1024):.0f}"
+    megabytes = limit / (1024 * 1024)
+    limit_mb = f"{megabytes:.0f}" if megabytes >= 10 else f"{megabytes:.2g}"
     if not parcel.video_url:
         raise DeliveryFailed(texts.t(parcel.locale, "oversize_no_link", limit_mb=limit_mb))
     expires = parcel.expires_at.strftime("%Y-%m-%d %H:%M UTC") if parcel.expires_at else "?"

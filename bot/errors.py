@@ -56,9 +56,15 @@ class ConfigError(BotError):
 
 
 class UserError(BotError):
-    """A refusal or bad input. ``key`` names a text in ``bot.texts``; ``params`` fill it."""
+    """A refusal or bad input. ``key`` names a text in ``bot.texts``; ``params`` fill it.
 
-    def __init__(self, key: str, **params: Any) -> None:
+    Subclasses with one meaning carry their text key as ``default_key``.
+    """
+
+    default_key = "invalid_request"
+
+    def __init__(self, key: str | None = None, **params: Any) -> None:
+        key = key or self.default_key
         super().__init__(key)
         self.key = key
         self.params = params
@@ -77,13 +83,19 @@ class InvalidRequest(UserError):
 class NotAllowed(UserError):
     """The caller lacks the right (moderator commands)."""
 
+    default_key = "not_moderator"
+
 
 class QuotaExceeded(UserError):
     """No credits left in the current period."""
 
+    default_key = "quota_exceeded"
+
 
 class TooManyJobs(UserError):
     """The user already has the maximum number of jobs queued or running."""
+
+    default_key = "too_many_jobs"
 
 
 class ProviderError(BotError):

@@ -310,6 +310,15 @@ def test_sse_drops_garbage_and_recovers_on_the_next_event() -> None:
     assert not done
 
 
+def test_sse_indented_pretty_events_without_blank_lines_between() -> None:
+    lines = ["data: {", '  "n": 1', "  }", "data: {", '  "n": 2', "  }", "data: [DONE"]
+
+    payloads, done = decode_lines(lines)
+
+    assert payloads == [{"n": 1}, {"n": 2}]
+    assert done  # a broken [DONE at the very end still ends the stream
+
+
 def test_sse_reads_a_plain_json_body() -> None:
     body = json.dumps({"error": {"message": "boom", "code": "x"}}, indent=2).splitlines()
 

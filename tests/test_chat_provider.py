@@ -4,6 +4,7 @@ every way a stream can fail (upstream-api.md §1.3, §2)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from bot.models import (
 from bot.providers import build_provider
 from bot.providers.chat import CUT_MESSAGE, READ_TIMEOUT_FLOOR, ChatProvider
 from bot.providers.chat_parser import parse_transcript
+from bot.providers.simulator import Fault, Simulator
 from bot.providers.synth import synthesize_mp4
 
 FIXTURES = Path("/work/shared/fixtures")
@@ -450,6 +452,15 @@ async def test_an_expired_video_link(relay: Relay, tmp_path: Path) -> None:
     assert failed.upstream_id == SEED_TASK
 
 
+async def test_a_video_that_does_not_decode(relay: Relay, tmp_path: Path) -> None:
+    relay.body = (FIXTURES / "seed002-stream.sse").read_bytes()
+    relay.mp4 = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 64  # MP4 by its header only
+
+    failed = the_failure(await generate(relay, tmp_path))
+
+    assert (failed.category, failed.upstream_id) == (ErrorCategory.GENERATION_FAILED, SEED_TASK)
+
+
 async def test_a_relative_link_on_the_relay_gets_the_key(relay: Relay, tmp_path: Path) -> None:
     relay.body = sse(*texts("> ID: `task_r`\n[视频文件](/files/r.mp4)\n"))
 
@@ -458,3 +469,102 @@ async def test_a_relative_link_on_the_relay_gets_the_key(relay: Relay, tmp_path:
     assert isinstance(events[-1], Completed)
     assert events[-1].video_url == "https://relay.test/files/r.mp4"
     assert relay.requests[-1].headers["authorization"] == f"Bearer {API_KEY}"
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+class FakeTime:
+    """The simulator's clock; its ``sleep`` (which paces chat streams) moves the clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def simulator(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Simulator]:
+    time = FakeTime()
+    variant = getattr(request, "param", "A")
+    async with Simulator(
+        tmp_path / "media",
+        chat_variant=variant,
+        job_seconds=1.0,
+        clock=time.clock,
+        sleep=time.sleep,
+        video_scale=0.1,
+        video_seconds_cap=0.5,
+        seed=5,
+    ) as sim:
+        yield sim
+
+
+async def sim_generate(sim: Simulator, request: GenerationRequest, workdir: Path) -> list[Any]:
+    async with httpx.AsyncClient() as client:
+        provider = build_provider(sim.provider_config("chat"), client)
+        return [event async for event in provider.generate(request, workdir)]
+
+
+async def test_simulator_generate_then_continue(simulator: Simulator, tmp_path: Path) -> None:
+    first = GenerationRequest(prompt="a fox in the snow", model="sim-video", seconds=10)
+
+    events = await sim_generate(simulator, first, tmp_path / "one")
+
+    done = events[-1]
+    assert isinstance(done, Completed) and done.transcript
+    assert events[0] == Accepted(done.upstream_id or "")
+    assert progress_of(events) and progress_of(events) == sorted(progress_of(events))
+    assert done.video.path.exists() and done.video.has_audio
+    history = (ChatMessage("user", first.prompt), ChatMessage("assistant", done.transcript))
+    parent = ParentRef(done.upstream_id, first.prompt, history)
+    second = GenerationRequest(prompt="now at night", model="sim-video", seconds=10, parent=parent)
+
+    again = await sim_generate(simulator, second, tmp_path / "two")
+
+    assert isinstance(again[-1], Completed)
+    assert simulator.jobs[again[-1].upstream_id or ""].remixed_from == done.upstream_id
+
+
+@pytest.mark.parametrize("simulator", ["B"], indirect=True)
+async def test_simulator_variant_b(simulator: Simulator, tmp_path: Path) -> None:
+    request = GenerationRequest(prompt="a lighthouse", model="sim-video", seconds=10)
+
+    events = await sim_generate(simulator, request, tmp_path)
+
+    assert isinstance(events[-1], Completed)
+    assert progress_of(events)[-1] >= 90
+
+
+async def test_simulator_cut_stream(simulator: Simulator, tmp_path: Path) -> None:
+    simulator.inject(Fault.CUT_STREAM, format="chat")
+    request = GenerationRequest(prompt="a cat", model="sim-video", seconds=10)
+
+    failed = the_failure(await sim_generate(simulator, request, tmp_path))
+
+    assert failed.category == ErrorCategory.TRANSIENT
+    assert failed.upstream_id and failed.upstream_id.startswith("task_")
+
+
+@pytest.mark.parametrize("simulator", ["A", "B"], indirect=True)
+@pytest.mark.parametrize(
+    ("fault", "category"),
+    [
+        (Fault.MODERATION, ErrorCategory.CONTENT_POLICY),
+        (Fault.ERROR_IN_STREAM, ErrorCategory.GENERATION_FAILED),
+    ],
+)
+async def test_simulator_failures_in_the_stream(
+    simulator: Simulator, tmp_path: Path, fault: Fault, category: ErrorCategory
+) -> None:
+    simulator.inject(fault, format="chat")
+    request = GenerationRequest(prompt="a cat", model="sim-video", seconds=10)
+
+    failed = the_failure(await sim_generate(simulator, request, tmp_path))
+
+    assert failed.category == category

@@ -32,7 +32,7 @@ from bot.models import (
     ProviderCapabilities,
     ProviderEvent,
 )
-from bot.providers.http import bearer, error_from_response, transport_error
+from bot.providers.http import bearer, error_from_response, redact, transport_error
 
 log = logging.getLogger(__name__)
 
@@ -253,9 +253,10 @@ class BaseProvider:
         self, category: ErrorCategory, message: str, run: RunState, upstream_id: str | None = None
     ) -> Failed:
         billed = run.sent and self.config.bills_failures
+        secret = self.config.api_key.get_secret_value() if self.config.api_key else ""
         return Failed(
             category=category.value,
-            message=message,
+            message=redact(message, secret),  # a relay may echo the key it was given
             refundable=not billed,
             upstream_id=upstream_id or run.upstream_id,
         )

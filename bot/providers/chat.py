@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.errors import ErrorCategory, InvalidRequest, ProviderError
+from bot.errors import ErrorCategory, InvalidRequest, MediaError, ProviderError
 from bot.media import download_video
 from bot.models import (
     Accepted,
@@ -218,14 +218,21 @@ class ChatProvider(BaseProvider):
         state = answer.state(final=True) if answer.finished else answer.state()
         if state.video_url:
             url = resolve_link(state.video_url, self.config.base_url)
-            video = await download_video(
-                self.client,
-                url,
-                workdir,
-                headers=link_headers(url, self.config.base_url, self.headers()),
-                max_bytes=self.max_download_bytes,
-                timeout=LINK_DOWNLOAD_TIMEOUT,
-            )
+            try:
+                video = await download_video(
+                    self.client,
+                    url,
+                    workdir,
+                    headers=link_headers(url, self.config.base_url, self.headers()),
+                    max_bytes=self.max_download_bytes,
+                    timeout=LINK_DOWNLOAD_TIMEOUT,
+                )
+            except MediaError as exc:  # an MP4 by its header that will not decode
+                raise ProviderError(
+                    ErrorCategory.GENERATION_FAILED,
+                    f"the relay's video cannot be read: {exc}",
+                    upstream_id=state.task_id,
+                ) from exc
             yield Completed(
                 video, upstream_id=state.task_id, video_url=url, transcript=answer.transcript
             )

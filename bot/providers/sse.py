@@ -62,21 +62,14 @@ class SSEJSONDecoder:
             return self._end_of_event()
         if line.startswith("data:"):
             value = line[5:]
-            if value.startswith(" "):
-                value = value[1:]
-            if self._lines:
-                fresh, _ = _parse(value.strip())
-                if isinstance(fresh, dict):
-                    # a complete event after an unfinished one: the old one was garbage
-                    log.debug("dropping an unfinished SSE payload (%d characters)", self._chars)
-                    self._reset()
-                    return [fresh]
-            self._last_data_start = len(self._lines)
-            return self._append(value, force=True)
+            return self._data_line(value[1:] if value.startswith(" ") else value)
         if _FIELD.match(line):
             return []
         if self._lines or line.lstrip().startswith(("{", "[")):
-            return self._append(line, force=False)
+            # Parse where a pretty-printed value can end (its closing bracket in column 0)
+            # or a one-line bare JSON body, not at every line: that would be quadratic.
+            attempt = not self._lines or line.startswith(("}", "]"))
+            return self._append(line, attempt=attempt)
         return []  # stray text outside any payload
 
     def close(self) -> list[JSONObject]:
@@ -85,19 +78,32 @@ class SSEJSONDecoder:
 
     # ------------------------------------------------------------------ internals
 
-    def _append(self, value: str, *, force: bool) -> list[JSONObject]:
+    def _data_line(self, value: str) -> list[JSONObject]:
+        """A ``data:`` line: a new event, or the next line of a multi-line one."""
+        out: list[JSONObject] = []
+        if self._lines:
+            parsed, unfinished = _parse(self._text())
+            if parsed is not None or not unfinished:
+                out = [parsed] if isinstance(parsed, dict) else []
+                self._reset()  # the pending payload was complete (or hopeless)
+            else:
+                fresh, _ = _parse(value.strip())
+                if isinstance(fresh, dict):
+                    # a complete event after an unfinished one: the old one was garbage
+                    log.debug("dropping an unfinished SSE payload (%d characters)", self._chars)
+                    self._reset()
+                    return [fresh]
+        self._last_data_start = len(self._lines)
+        return out + self._append(value, attempt=True)
+
+    def _append(self, value: str, *, attempt: bool) -> list[JSONObject]:
         self._lines.append(value)
         self._chars += len(value) + 1
         if self._chars > MAX_PAYLOAD_CHARS:
             log.warning("SSE payload over %d characters never parsed; dropped", self._chars)
             self._reset()
             return []
-        # Try to parse only where a JSON value can end, so a long pretty-printed payload is
-        # not re-parsed at every line (which would be quadratic).
-        tail = value.rstrip()
-        if force or tail.endswith(("}", "]")) or tail.upper().startswith("[DONE"):
-            return self._settle(final=False)
-        return []
+        return self._settle(final=False) if attempt else []
 
     def _end_of_event(self) -> list[JSONObject]:
         if not self._lines:
@@ -106,7 +112,7 @@ class SSEJSONDecoder:
 
     def _settle(self, *, final: bool) -> list[JSONObject]:
         """Parse the pending payload; keep it while it may still become valid JSON."""
-        text = "\n".join(self._lines).strip()
+        text = self._text()
         if _is_done(text, final=final):
             self.done = True
             self._reset()
@@ -136,6 +142,9 @@ class SSEJSONDecoder:
             log.debug("dropping an SSE payload that is not JSON (%d characters)", len(text))
         self._reset()
         return []
+
+    def _text(self) -> str:
+        return "\n".join(self._lines).strip()
 
     def _reset(self) -> None:
         self._lines = []

@@ -1,0 +1,284 @@
+"""The core when things go wrong upstream, on the platform, or in the process itself."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.providers.simulator import Fault, Simulator
+from bot.records import JobState
+from tests.core_harness import CHAT, ask, generate, key, ledger_kinds, running, settings_for
+from tests.fakes import FakeOutbox
+
+
+@pytest.fixture
+async def sim(tmp_path: Path):
+    async with Simulator(
+        tmp_path / "sim", job_seconds=0.3, poll_after_ms=20, video_seconds_cap=1.0, retry_after=0
+    ) as simulator:
+        yield simulator
+
+
+# fault, format, words the user must read, whether the credit comes back
+FAULTS = [
+    (Fault.MODERATION, "videos", "declined", True),
+    (Fault.MODERATION, "chat", "declined", True),
+    (Fault.SENSITIVE, "videos", "declined", True),
+    (Fault.MODEL_NOT_FOUND, "videos", "sim-video", True),
+    (Fault.MODEL_NOT_FOUND, "unified", "isn’t available", True),
+    (Fault.BALANCE, "videos", "run out of credit", True),
+    (Fault.BALANCE, "unified", "run out of credit", True),
+    (Fault.RATE_LIMIT, "videos", "busy", True),
+    (Fault.SERVER_ERROR, "videos", "problem", True),
+    (Fault.EXPIRED, "videos", "expired", True),
+    (Fault.EXPIRED, "unified", "expired", True),
+    (Fault.CUT_STREAM, "chat", "Task id: task_", True),
+    (Fault.ERROR_IN_STREAM, "chat", "Failed", True),
+    (Fault.MISSING_STATUS, "videos", "Failed", True),
+]
+
+
+@pytest.mark.parametrize(("fault", "fmt", "words", "refunded"), FAULTS)
+async def test_every_fault_ends_in_a_clear_failure_and_the_right_ledger(
+    sim: Simulator, tmp_path: Path, fault: Fault, fmt: str, words: str, refunded: bool
+) -> None:
+    sim.inject(fault, format=fmt)
+    outbox = FakeOutbox()
+    async with running(settings_for(sim, tmp_path), outbox) as core:
+        await generate(core, f"--provider {fmt} a fox in the snow")
+        assert outbox.videos == []
+        final = outbox.final_status(next(iter(outbox.statuses)))
+        assert "Failed" in final and words in final, final
+        assert ("refunded" in final) is refunded
+        assert await ledger_kinds(core) == ["reserve", "refund" if refunded else "commit"]
+        # the bot keeps serving
+        await generate(core, f"--provider {fmt} a fox in the sun")
+        assert len(outbox.videos) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "fmt"), [(Fault.JSON_CONTENT, "videos"), (Fault.STALE_STATUS, "videos")]
+)
+async def test_quirks_that_are_not_failures_still_deliver(
+    sim: Simulator, tmp_path: Path, fault: Fault, fmt: str
+) -> None:
+    sim.inject(fault, format=fmt)
+    outbox = FakeOutbox()
+    async with running(settings_for(sim, tmp_path), outbox) as core:
+        await generate(core, f"--provider {fmt} a fox")
+        assert len(outbox.videos) == 1
+        assert await ledger_kinds(core) == ["reserve", "commit"]
+
+
+async def test_deadline_fails_the_job_with_the_minutes(sim: Simulator, tmp_path: Path) -> None:
+    sim.inject(Fault.NEVER_FINISH)
+    settings = settings_for(sim, tmp_path, providers={"videos": {"deadline_minutes": 0.01}})
+    outbox = FakeOutbox()
+    async with running(settings, outbox) as core:
+        await generate(core, "--provider videos a slow snail")
+        final = outbox.final_status(next(iter(outbox.statuses)))
+        assert "0.01 minutes" in final and "refunded" in final
+        assert await ledger_kinds(core) == ["reserve", "refund"]
+
+
+async def test_a_relay_that_bills_failures_is_not_refunded(sim: Simulator, tmp_path: Path) -> None:
+    sim.inject(Fault.MODERATION, format="chat")
+    settings = settings_for(sim, tmp_path, providers={"chat": {"bills_failures": True}})
+    outbox = FakeOutbox()
+    async with running(settings, outbox) as core:
+        await generate(core, "--provider chat a fox")
+        final = outbox.final_status(next(iter(outbox.statuses)))
+        assert "still counts" in final
+        assert await ledger_kinds(core) == ["reserve", "commit"]
+
+
+async def test_refund_policy_off_keeps_the_credit(sim: Simulator, tmp_path: Path) -> None:
+    sim.inject(Fault.MODERATION, format="videos")
+    settings = settings_for(sim, tmp_path, quota={"refund_on_failure": False})
+    async with running(settings, FakeOutbox()) as core:
+        await generate(core, "a fox")
+        assert await ledger_kinds(core) == ["reserve", "commit"]
+
+
+async def test_a_deleted_status_message_does_not_stop_delivery(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    outbox = FakeOutbox(gone={"1"})  # the first message posted is the status
+    async with running(settings_for(sim, tmp_path), outbox) as core:
+        await generate(core, "a fox")
+        assert len(outbox.videos) == 1
+        assert await ledger_kinds(core) == ["reserve", "commit"]
+
+
+async def test_a_failure_with_the_status_gone_is_still_told(sim: Simulator, tmp_path: Path) -> None:
+    sim.inject(Fault.MODERATION, format="videos")
+    outbox = FakeOutbox(gone={"1"})
+    async with running(settings_for(sim, tmp_path), outbox) as core:
+        await generate(core, "a fox", message_id="77")
+        assert len(outbox.texts) == 1
+        _, text, reply_to = outbox.texts[0]
+        assert "declined" in text and reply_to is not None and reply_to.message_id == "77"
+
+
+@pytest.fixture
+async def big_sim(tmp_path: Path):
+    """Full-size frames, so a video carries enough bits for re-encoding to matter."""
+    async with Simulator(
+        tmp_path / "big", job_seconds=0.3, poll_after_ms=20, video_scale=1.0, video_seconds_cap=3
+    ) as simulator:
+        yield simulator
+
+
+async def test_oversize_video_is_reencoded_to_fit(big_sim: Simulator, tmp_path: Path) -> None:
+    outbox = FakeOutbox()
+    async with running(settings_for(big_sim, tmp_path), outbox) as core:
+        await generate(core, "a fox")
+        natural = outbox.videos[0].video.size_bytes
+        outbox.upload_limit_bytes = int(natural * 0.6)
+        await generate(core, "a fox again")
+        fitted = outbox.videos[1].video
+        assert fitted.size_bytes <= outbox.upload_limit_bytes
+        assert fitted.has_audio
+        statuses = list(outbox.statuses.values())[1]
+        assert any("compress" in text or "limit" in text for text in statuses)
+
+
+@pytest.mark.parametrize(("fmt", "delivered_as_link"), [("unified", True), ("videos", False)])
+async def test_a_video_that_cannot_fit_falls_back_to_its_link(
+    sim: Simulator, tmp_path: Path, fmt: str, delivered_as_link: bool
+) -> None:
+    outbox = FakeOutbox(upload_limit_bytes=2_000)
+    async with running(settings_for(sim, tmp_path), outbox) as core:
+        await generate(core, f"--provider {fmt} a fox")
+        assert outbox.videos == []
+        if delivered_as_link:
+            ((_, text, _),) = outbox.texts
+            assert "http://127.0.0.1" in text and "MB" in text
+            assert await ledger_kinds(core) == ["reserve", "commit"]
+        else:  # the videos format answered bytes, there is no link to give
+            final = outbox.final_status(next(iter(outbox.statuses)))
+            assert "could not be posted" in final and "refunded" in final
+            assert await ledger_kinds(core) == ["reserve", "refund"]
+
+
+async def test_platform_refusing_the_upload_size_triggers_a_smaller_encode(
+    big_sim: Simulator, tmp_path: Path
+) -> None:
+    outbox = FakeOutbox()
+    async with running(settings_for(big_sim, tmp_path), outbox) as core:
+        await generate(core, "a fox")
+        natural = outbox.videos[0].video.size_bytes
+        outbox.refuse_uploads_over = int(natural * 0.9)  # the platform's real limit is lower
+        await generate(core, "a fox again")
+        assert len(outbox.videos) == 2
+        assert outbox.videos[1].video.size_bytes <= outbox.refuse_uploads_over
+
+
+async def test_an_unexpected_crash_in_a_job_is_reported_and_refunded(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox = FakeOutbox()
+    async with running(settings_for(sim, tmp_path), outbox) as core:
+        original = outbox.send_video
+
+        async def explode(*args: object, **kwargs: object) -> object:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(outbox, "send_video", explode)
+        await generate(core, "a fox")
+        final = outbox.final_status(next(iter(outbox.statuses)))
+        assert "Failed" in final and "refunded" in final and "boom" not in final
+        assert await ledger_kinds(core) == ["reserve", "refund"]
+        monkeypatch.setattr(outbox, "send_video", original)
+        await generate(core, "a fox again")
+        assert len(outbox.videos) == 1
+
+
+async def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("fmt", ["videos", "unified"])
+async def test_restart_mid_job_delivers_once_and_charges_once(tmp_path: Path, fmt: str) -> None:
+    async with Simulator(tmp_path / "sim", job_seconds=1.5, poll_after_ms=20) as sim:
+        settings = settings_for(sim, tmp_path)
+        first = FakeOutbox()
+        async with running(settings, first) as core:
+            await core.handle(ask(f"--provider {fmt} a fox"))
+
+            async def submitted() -> bool:
+                jobs = await core.s.jobs.unfinished()
+                return bool(jobs) and jobs[0].upstream_id is not None
+
+            await _wait_for(submitted)
+        # the process is gone mid-job; a new one starts on the same database
+        second = FakeOutbox()
+        async with running(settings, second) as core:
+            await core.wait_idle()
+            assert len(second.videos) == 1 and first.videos == []
+            assert await ledger_kinds(core) == ["reserve", "commit"]
+            status_id = next(iter(first.statuses))
+            assert (
+                "Done" in second.final_status(status_id) if status_id in second.statuses else True
+            )
+        create_paths = ("/v1/videos", "/v1/video/create")
+        assert sum(r.method == "POST" and r.path in create_paths for r in sim.requests) == 1
+
+
+async def test_restart_mid_chat_stream_fails_and_refunds_with_the_task_id(tmp_path: Path) -> None:
+    async with Simulator(tmp_path / "sim", job_seconds=1.5, poll_after_ms=20) as sim:
+        settings = settings_for(sim, tmp_path)
+        first = FakeOutbox()
+        async with running(settings, first) as core:
+            await core.handle(ask("--provider chat a fox"))
+
+            async def submitted() -> bool:
+                jobs = await core.s.jobs.unfinished()
+                return bool(jobs) and jobs[0].upstream_id is not None
+
+            await _wait_for(submitted)
+        second = FakeOutbox()
+        async with running(settings, second) as core:
+            await core.wait_idle()
+            job = await core.s.jobs.get(await _only_job_id(core))
+            assert job is not None and job.state is JobState.FAILED
+            assert await ledger_kinds(core) == ["reserve", "refund"]
+        # the old status message (made by the first process) was edited by the second
+        texts = second.edit_log
+        assert texts, "the status message must say what happened"
+
+
+async def _only_job_id(core) -> str:  # type: ignore[no-untyped-def]
+    rows = await core.s.quotas.history(key(), 10)
+    return next(r.job_id for r in rows if r.job_id)
+
+
+async def test_queue_positions_are_shown_and_concurrency_capped(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        sim, tmp_path, bot={"max_jobs_per_user": 10}, providers={"videos": {"max_concurrent": 1}}
+    )
+    outbox = FakeOutbox()
+    async with running(settings, outbox) as core:
+        for n in range(3):
+            await core.handle(ask(f"--provider videos fox {n}"))
+        await core.wait_idle()
+        assert len(outbox.videos) == 3
+        third = list(outbox.statuses.values())[2]
+        assert any("#2" in text for text in third), third
+        assert any("#1" in text for text in third), third
+    # one slot: each job was submitted only after the previous one was delivered
+    submits = [r for r in sim.requests if r.method == "POST" and r.path == "/v1/videos"]
+    contents = [r for r in sim.requests if r.path.endswith("/content")]
+    assert len(submits) == 3 and len(contents) == 3
+    order = [r.path for r in sim.requests if r in submits or r in contents]
+    assert order == [
+        p for pair in zip(["/v1/videos"] * 3, [c.path for c in contents], strict=True) for p in pair
+    ]
