@@ -110,6 +110,15 @@ class ConsoleOutbox:
         self._out.flush()
 
 
+def _quota_target(text: str) -> dict[str, str]:
+    """On a terminal every name is a user: ``/quota add alice 2`` targets ``alice``."""
+    words = text.split()
+    if len(words) >= 2 and words[0] in ("show", "set", "add", "reset", "history"):
+        name = words[1].lstrip("@")
+        return {"target_id": name, "target_name": name}
+    return {}
+
+
 class ConsoleSession:
     """Turns typed lines into invocations for the core, as one user at a time."""
 
@@ -154,6 +163,8 @@ class ConsoleSession:
         else:
             self._out.write(f"  {HELP}\n")
             return None
+        if command == "quota":
+            options = _quota_target(text)
         return Invocation(
             user=UserRef(Platform.CONSOLE, self.user, display_name=self.user),
             conversation=CONSOLE,

@@ -76,7 +76,9 @@ class StatusLine:
 
     def _eta(self, now: float) -> float | None:
         percent = self.view.percent
-        if self._generating_since is None or not percent or percent >= 100:
+        if self.view.phase != "generating" or self._generating_since is None:
+            return None
+        if not percent or percent >= 100:
             return None
         spent = now - self._generating_since
         return spent * (100 - percent) / percent
@@ -178,7 +180,10 @@ class JobRunner:
                     status.show(phase="queued", position=position)
                 case Progress(percent=percent):
                     status.show(phase="generating", percent=percent)
-                case Completed() | Failed():
+                case Completed():
+                    status.show(phase="downloading", percent=100)
+                    return event
+                case Failed():
                     return event
         return Failed(ErrorCategory.TRANSIENT.value, "the relay ended without a result", True)
 

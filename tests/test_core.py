@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ async def test_happy_path_delivers_a_playable_video_and_charges_once(
         status_id = next(iter(outbox.statuses))
         assert "Done" in outbox.final_status(status_id)
         history = outbox.statuses[status_id]
-        assert all(a != b for a, b in zip(history, history[1:], strict=False))  # no identical edits
+        assert all(a != b for a, b in itertools.pairwise(history))  # no identical edits
         assert await ledger_kinds(core) == ["reserve", "commit"]
         balance = await core.s.quotas.balance(key(), core.s.window(), 5)
         assert balance.remaining == 4

@@ -9,7 +9,7 @@ import pytest
 
 from bot.providers.simulator import Fault, Simulator
 from bot.records import JobState
-from tests.core_harness import CHAT, ask, generate, key, ledger_kinds, running, settings_for
+from tests.core_harness import ask, generate, key, ledger_kinds, running, settings_for
 from tests.fakes import FakeOutbox
 
 
@@ -196,12 +196,11 @@ async def test_an_unexpected_crash_in_a_job_is_reported_and_refunded(
         assert len(outbox.videos) == 1
 
 
-async def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
+async def _wait_for(predicate) -> None:  # type: ignore[no-untyped-def]
+    """Poll a condition on real time (the simulator's jobs run on real time here)."""
+    async with asyncio.timeout(10):
+        while not await predicate():  # noqa: ASYNC110 - the state lives in SQLite, not in an Event
+            await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("fmt", ["videos", "unified"])

@@ -60,7 +60,13 @@ def _fresh_database(out: Path) -> Path:
 async def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     database = _fresh_database(out)
-    async with Simulator(out / "simulator", job_seconds=args.speed, poll_after_ms=250) as sim:
+    async with Simulator(
+        out / "simulator",
+        job_seconds=args.speed,
+        poll_after_ms=250,
+        video_scale=0.5,
+        video_seconds_cap=4.0,
+    ) as sim:
         settings = Settings(
             storage=StorageConfig(path=database, media_dir=out / "work"),
             providers=[

@@ -93,7 +93,10 @@ def _frame(width: int, height: int, index: int, frames: int, seed: int) -> av.Vi
         for y in range(height)
     ]
     y_plane.update(b"".join(row.ljust(stride, b"\0") for row in rows))
-    for plane_index, value in ((1, 64 + (seed * 47) % 128), (2, 64 + (seed * 89 + index) % 128)):
+    # chroma near neutral (128) with a gentle tint per seed that drifts over time
+    tint_u = 96 + (seed * 47) % 64
+    tint_v = 96 + (seed * 89 + index // 2) % 64
+    for plane_index, value in ((1, tint_u), (2, tint_v)):
         plane = frame.planes[plane_index]
         plane.update(bytes([value]) * (plane.line_size * plane.height))
     return frame
