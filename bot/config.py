@@ -85,7 +85,7 @@ class ProviderConfig(_Section):
     api_key: SecretStr | None = None
     api_key_env: str | None = None  # name of an environment variable holding the key
     models: Annotated[list[str | ModelConfig], Field(min_length=1)]
-    max_concurrent: Annotated[int, Field(ge=1, le=100)] = 2
+    max_concurrent: Annotated[int, Field(ge=1, le=1000)] = 2
     poll_interval: Annotated[float, Field(gt=0)] = 12.0  # seconds, when the relay gives no hint
     deadline_minutes: Annotated[float, Field(gt=0)] = 30.0
     request_timeout: Annotated[float, Field(gt=0)] = 60.0

@@ -17,6 +17,7 @@ from typing import Any
 from bot import texts
 from bot.commands import SoraArgs, parse_sora
 from bot.errors import InvalidRequest, QuotaExceeded, TooManyJobs, UserError
+from bot.memory import HeapTrimmer
 from bot.models import (
     ChatMessage,
     GenerationRequest,
@@ -55,6 +56,7 @@ class Core:
         self.quota = QuotaCommands(services)
         self._tasks: set[asyncio.Task[None]] = set()
         self._accepting = True
+        self._heap = HeapTrimmer()
 
     # ------------------------------------------------------------------ entry points
 
@@ -295,7 +297,11 @@ class Core:
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._job_done)
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._heap.maybe_trim()
 
 
 def _history(parent: JobRecord) -> tuple[ChatMessage, ...]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -118,15 +118,30 @@ class Database:
             await database._migrate(load_migrations() if migrations is None else migrations)
             yield database
 
+    async def fetch_all(
+        self, sql: str, params: Mapping[str, object] | Sequence[object] = ()
+    ) -> list[sqlite3.Row]:
+        """Run one statement to completion and return its rows, in ONE call to the worker
+        thread. Stepping a statement in one call and fetching in another lets other
+        coroutines' statements run in between: each ``INSERT … RETURNING`` left pending
+        then holds its own prepared statement and buffered rows (measured: ~100 kB each,
+        hundreds of MB under load), and a write stays open across awaits."""
+        rows = await self._connection.execute_fetchall(sql, params)
+        return list(rows)  # type: ignore[arg-type]
+
+    async def fetch_one(
+        self, sql: str, params: Mapping[str, object] | Sequence[object] = ()
+    ) -> sqlite3.Row | None:
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
     async def user_version(self) -> int:
         """The number of the last migration applied."""
-        async with self._connection.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
+        row = await self.fetch_one("PRAGMA user_version")
         return int(row[0]) if row is not None else 0
 
     async def journal_mode(self) -> str:
-        async with self._connection.execute("PRAGMA journal_mode") as cursor:
-            row = await cursor.fetchone()
+        row = await self.fetch_one("PRAGMA journal_mode")
         return str(row[0]) if row is not None else ""
 
     async def _migrate(self, migrations: Sequence[Migration]) -> None:

@@ -67,7 +67,7 @@ class SqliteJobRepository(JobRepository):
     """``JobRepository`` on the ``jobs`` table of a :class:`~storage.db.Database`."""
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self._connection = database.connection
+        self._db = database
         self._clock = clock
 
     def new_id(self) -> str:
@@ -81,8 +81,7 @@ class SqliteJobRepository(JobRepository):
         raises ``sqlite3.IntegrityError``.
         """
         params = {**_encode_record(record), "max_active": max_active}
-        async with self._connection.execute(_INSERT, params) as cursor:
-            return len(await cursor.fetchall()) == 1
+        return len(await self._db.fetch_all(_INSERT, params)) == 1
 
     async def get(self, job_id: str) -> JobRecord | None:
         return await self._fetch_one(_GET, {"id": job_id})
@@ -121,19 +120,16 @@ class SqliteJobRepository(JobRepository):
         return await self._fetch_one(_BY_MESSAGE, params)
 
     async def unfinished(self) -> list[JobRecord]:
-        async with self._connection.execute(_UNFINISHED) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._db.fetch_all(_UNFINISHED)
         return [_decode_row(row) for row in rows]
 
     async def active_count(self, platform: str, user_id: str) -> int:
         params = {"platform": platform, "user_id": user_id}
-        async with self._connection.execute(_ACTIVE_COUNT, params) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetch_one(_ACTIVE_COUNT, params)
         return 0 if row is None else int(row[0])
 
     async def _fetch_one(self, sql: str, params: Mapping[str, object]) -> JobRecord | None:
-        async with self._connection.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetch_one(sql, params)
         return None if row is None else _decode_row(row)
 
 

@@ -128,16 +128,13 @@ class SqliteQuotaLedger(QuotaLedger):
     """``QuotaLedger`` on the ``ledger`` table of a :class:`~storage.db.Database`."""
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self._connection = database.connection
+        self._db = database
         self._clock = clock
 
     async def balance(
         self, key: QuotaKey, window: Window, default_limit: int, *, unlimited: bool = False
     ) -> Balance:
-        async with self._connection.execute(
-            _BALANCE, _key_params(key, window, default_limit)
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetch_one(_BALANCE, _key_params(key, window, default_limit))
         assert row is not None  # the figures CTE always yields exactly one row
         limit, used, granted = int(row["quota_limit"]), int(row["used"]), int(row["granted"])
         return Balance(
@@ -201,14 +198,12 @@ class SqliteQuotaLedger(QuotaLedger):
 
     async def scope_default(self, platform: str, scope: str) -> int | None:
         params = {"platform": platform, "scope": scope}
-        async with self._connection.execute(_SCOPE_DEFAULT, params) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetch_one(_SCOPE_DEFAULT, params)
         return None if row is None else int(row["amount"])
 
     async def history(self, key: QuotaKey, limit: int = 10) -> list[LedgerEntry]:
         params = {**_identity(key), "limit": limit}
-        async with self._connection.execute(_HISTORY, params) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._db.fetch_all(_HISTORY, params)
         return [
             LedgerEntry(
                 id=int(row["id"]),
@@ -223,8 +218,7 @@ class SqliteQuotaLedger(QuotaLedger):
         ]
 
     async def charged(self, job_id: str) -> bool:
-        async with self._connection.execute(_CHARGED, {"job_id": job_id}) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetch_one(_CHARGED, {"job_id": job_id})
         return row is not None and bool(row[0])
 
     # ----------------------------------------------------------------------- internals
@@ -260,8 +254,7 @@ class SqliteQuotaLedger(QuotaLedger):
         ``RETURNING`` rather than ``cursor.rowcount``: Python's sqlite3 reports no row
         count for a statement that starts with ``WITH``.
         """
-        async with self._connection.execute(sql, params) as cursor:
-            return len(await cursor.fetchall()) == 1
+        return len(await self._db.fetch_all(sql, params)) == 1
 
     def _now(self) -> str:
         return encode_time(self._clock())
