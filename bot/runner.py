@@ -96,7 +96,8 @@ class StatusLine:
             self._generating_since = self._services.monotonic()
         self.view = replace(self.view, **changes)  # type: ignore[arg-type]
         if self.ref is not None:
-            self._board.update(self.ref, self.text(), urgent=urgent)
+            # rendered only when the chat's budget lets the edit through
+            self._board.update(self.ref, self.text, urgent=urgent)
 
     async def finish(self, phase: str, reason: str | None = None) -> bool:
         self.view = replace(self.view, phase=phase, reason=reason)  # type: ignore[arg-type]

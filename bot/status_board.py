@@ -44,13 +44,21 @@ RETIRED_MEMORY: Final = 4096  # finished or gone messages remembered, to ignore 
 ChatKey = tuple[Platform, str]
 
 
+# A text, or a function that renders it. Rendering lazily matters when many jobs change
+# at once (every queued job moves up when one finishes): only the edits the budget lets
+# through are rendered.
+Text = str | Callable[[], str]
+
+
 @dataclass(eq=False, slots=True)
 class _Message:
     """What the board knows of one status message."""
 
     ref: MessageRef
     shown: str | None = None  # the text currently on the platform, as far as we know
-    wanted: str | None = None  # the latest text to show; None when nothing is pending
+    # the latest text to show (or a function rendering it when its turn comes); None when
+    # nothing is pending
+    wanted: Text | None = None
     in_flight: str | None = None  # the text of the edit being sent right now
     rank: int = RANK_PROGRESS
     since: int = 0  # when it started waiting (a sequence number): oldest wish goes first
@@ -119,8 +127,10 @@ class StatusBoard:
                 return ref
         return None
 
-    def update(self, message: MessageRef, text: str, *, urgent: bool = False) -> None:
-        """Wish ``message`` to show ``text`` soon; ``urgent`` for a phase change. Never blocks."""
+    def update(self, message: MessageRef, text: Text, *, urgent: bool = False) -> None:
+        """Wish ``message`` to show ``text`` soon; ``urgent`` for a phase change. Never blocks.
+
+        ``text`` may be a function: it is called only when the edit is about to be sent."""
         if self._closed or message in self._retired:
             return
         entry = self._entry(message)
@@ -185,13 +195,13 @@ class StatusBoard:
             entry = self._messages[message] = _Message(message)
         return entry
 
-    def _want(self, entry: _Message, text: str, rank: int) -> None:
+    def _want(self, entry: _Message, text: Text, rank: int) -> None:
         """Make ``text`` the message's latest wish, or cancel the wish if it is on screen.
 
         While an edit is in flight the wish is kept even if equal to it: that edit may fail.
         """
         chat = self._chat(entry.ref.conversation)
-        if entry.in_flight is None and text == entry.shown:
+        if entry.in_flight is None and isinstance(text, str) and text == entry.shown:
             entry.wanted = None
             chat.pending.pop(entry.ref, None)
             return
@@ -257,7 +267,8 @@ class StatusBoard:
             chat.worker = None
 
     async def _edit(self, chat: _Chat, entry: _Message) -> None:
-        text = entry.wanted
+        wish = entry.wanted
+        text = wish() if callable(wish) else wish
         if text is None or text == entry.shown:  # on screen already (an earlier edit landed)
             chat.pending.pop(entry.ref, None)
             entry.wanted = None
@@ -288,7 +299,7 @@ class StatusBoard:
             entry.in_flight = None
         self._spend_slot(chat, conversation)
         entry.shown = text
-        if entry.wanted == text:
+        if entry.wanted is wish:
             entry.wanted = None
             chat.pending.pop(entry.ref, None)
             if entry.final:

@@ -89,6 +89,7 @@ async def test_reply_to_a_result_continues_that_job(
     elif fmt == "chat":
         messages = last.json["messages"]
         assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+        assert "9:16" in messages[0]["content"]  # the first turn resent verbatim
         assert parent.transcript is not None and messages[1]["content"] == parent.transcript
         assert "give the cow a halo" in str(messages[2]["content"])
     else:

@@ -29,6 +29,7 @@ from bot.errors import ErrorCategory, InvalidRequest, MediaError, ProviderError
 from bot.media import download_video
 from bot.models import (
     Accepted,
+    ChatMessage,
     Completed,
     GenerationRequest,
     ImageInput,
@@ -104,6 +105,20 @@ def build_messages(
         ]
         messages.append({"role": "user", "content": parts})
     return messages
+
+
+def _conversation(sent: list[dict[str, Any]], answer: str) -> tuple[ChatMessage, ...]:
+    """What a continuation of this job resends, verbatim: the messages just sent, then the
+    answer. An image part is not kept (a data URL would bloat every later request); its
+    text part is."""
+    turns = []
+    for message in sent:
+        content = message["content"]
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if p.get("type") == "text")
+        turns.append(ChatMessage(role=message["role"], content=content))
+    turns.append(ChatMessage(role="assistant", content=answer))
+    return tuple(turns)
 
 
 def _data_url(path: Path) -> str:
@@ -234,7 +249,11 @@ class ChatProvider(BaseProvider):
                     upstream_id=state.task_id,
                 ) from exc
             yield Completed(
-                video, upstream_id=state.task_id, video_url=url, transcript=answer.transcript
+                video,
+                upstream_id=state.task_id,
+                video_url=url,
+                transcript=answer.transcript,
+                conversation=_conversation(body["messages"], answer.transcript),
             )
             return
         if state.failure:
