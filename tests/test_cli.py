@@ -178,3 +178,21 @@ async def test_check_names_a_bad_key_without_printing_it(
     assert await check.run(parse("--config", str(path), "check")) == 1
     out = capsys.readouterr().out
     assert "FAIL (auth" in out and "sk-wrong-key-123456" not in out
+
+
+async def test_generate_refuses_an_over_long_prompt(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = parse(
+        "--config",
+        str(config_file(tmp_path, sim)),
+        "generate",
+        "x" * 2001,
+        "--provider",
+        "videos",
+        "--out",
+        str(tmp_path / "x.mp4"),
+    )
+    assert await generate.run(args) == 2
+    assert "2000" in capsys.readouterr().err
+    assert [r for r in sim.requests if r.method == "POST"] == []

@@ -281,3 +281,56 @@ async def test_queue_positions_are_shown_and_concurrency_capped(
     assert order == [
         p for pair in zip(["/v1/videos"] * 3, [c.path for c in contents], strict=True) for p in pair
     ]
+
+
+async def test_shutdown_is_prompt_and_leaves_running_jobs_to_resume(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    sim.inject(Fault.NEVER_FINISH)
+    async with running(settings_for(sim, tmp_path), FakeOutbox()) as core:
+        reply = await core.handle(ask("a fox"))
+        assert reply is not None and reply.kind == "accepted"
+
+        async def submitted() -> bool:
+            jobs = await core.s.jobs.unfinished()
+            return bool(jobs) and jobs[0].upstream_id is not None
+
+        await _wait_for(submitted)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await core.shutdown()
+        assert loop.time() - started < 2.0
+        (job,) = await core.s.jobs.unfinished()
+        assert job.state is JobState.RUNNING  # not failed: the next start resumes it
+        refused = await core.handle(ask("another fox"))
+        assert refused is not None and refused.kind == "error"
+        assert await ledger_kinds(core) == ["reserve"]
+
+
+def test_sigterm_stops_the_demo_promptly(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo", "--out", str(tmp_path / "demo"), "--speed", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LANG": "en_US.UTF-8"},
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # wait until the first job is under way
+            if "job" in line and "on its way" in line:
+                break
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=15)
+        assert time.monotonic() - started < 10
+        assert process.returncode == 143
+        assert "resume on the next start" in err
+    finally:
+        process.kill()

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from bot.cli import check, demo, generate
 from bot.errors import ConfigError
@@ -36,6 +39,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(Exception):
+    """SIGTERM arrived: the command was cancelled and its ``async with`` blocks unwound."""
+
+
+async def _until_terminated(work: Coroutine[Any, Any, int]) -> int:
+    """Run ``work``; on SIGTERM cancel it, so that every lifetime closes in order (the core
+    stops taking jobs and leaves running ones to be resumed) and the process exits promptly."""
+    task = asyncio.create_task(work)
+    loop = asyncio.get_running_loop()
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if terminated:
+            raise Terminated from None
+        raise
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -46,7 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # httpx logs every request URL at INFO; keep it quiet unless asked.
     logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
-        return asyncio.run(args.run(args))
+        return asyncio.run(_until_terminated(args.run(args)))
+    except Terminated:
+        print(
+            "sora-bot: stopped (SIGTERM); unfinished jobs resume on the next start", file=sys.stderr
+        )
+        return 143
     except ConfigError as exc:
         print(f"sora-bot: config error: {exc}", file=sys.stderr)
         return 2

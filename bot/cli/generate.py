@@ -18,7 +18,7 @@ import httpx
 
 from bot import texts
 from bot.cli.progress import ProgressLine
-from bot.config import ProviderConfig, Settings, load_settings
+from bot.config import BotConfig, ProviderConfig, Settings, load_settings
 from bot.errors import ConfigError, InvalidRequest, MediaError
 from bot.media import inspect_image
 from bot.models import (
@@ -89,6 +89,7 @@ def choose_provider(settings: Settings, name: str | None, model: str | None) -> 
 
 async def run(args: argparse.Namespace) -> int:
     locale = texts.resolve_locale(os.environ.get("LANG"))
+    max_prompt = BotConfig().prompt_max_chars
     async with AsyncExitStack() as stack:
         if args.simulate:
             sim = Simulator(job_seconds=6.0, poll_after_ms=300, video_scale=0.5)
@@ -97,6 +98,7 @@ async def run(args: argparse.Namespace) -> int:
         else:
             settings = load_settings(args.config)
             locale = texts.resolve_locale(os.environ.get("LANG"), settings.bot.locale)
+            max_prompt = settings.bot.prompt_max_chars
             try:
                 config = choose_provider(settings, args.provider, args.model)
             except InvalidRequest as exc:
@@ -105,6 +107,10 @@ async def run(args: argparse.Namespace) -> int:
         provider = build_provider(config, client)
         try:
             request = _request(args, provider.capabilities.models)
+            if len(request.prompt) > max_prompt:
+                raise InvalidRequest(
+                    "prompt_too_long", limit=max_prompt, length=len(request.prompt)
+                )
             provider.validate(request)
         except InvalidRequest as exc:
             return _refuse(locale, exc)
