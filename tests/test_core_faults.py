@@ -211,11 +211,7 @@ async def test_restart_mid_job_delivers_once_and_charges_once(tmp_path: Path, fm
         async with running(settings, first) as core:
             await core.handle(ask(f"--provider {fmt} a fox"))
 
-            async def submitted() -> bool:
-                jobs = await core.s.jobs.unfinished()
-                return bool(jobs) and jobs[0].upstream_id is not None
-
-            await _wait_for(submitted)
+            await _wait_for(lambda: _submitted(core))
         # the process is gone mid-job; a new one starts on the same database
         second = FakeOutbox()
         async with running(settings, second) as core:
@@ -237,11 +233,7 @@ async def test_restart_mid_chat_stream_fails_and_refunds_with_the_task_id(tmp_pa
         async with running(settings, first) as core:
             await core.handle(ask("--provider chat a fox"))
 
-            async def submitted() -> bool:
-                jobs = await core.s.jobs.unfinished()
-                return bool(jobs) and jobs[0].upstream_id is not None
-
-            await _wait_for(submitted)
+            await _wait_for(lambda: _submitted(core))
         second = FakeOutbox()
         async with running(settings, second) as core:
             await core.wait_idle()
@@ -251,6 +243,12 @@ async def test_restart_mid_chat_stream_fails_and_refunds_with_the_task_id(tmp_pa
         # the old status message (made by the first process) was edited by the second
         texts = second.edit_log
         assert texts, "the status message must say what happened"
+
+
+async def _submitted(core) -> bool:  # type: ignore[no-untyped-def]
+    """The (only) job has been accepted upstream: a restart now must resume, not resubmit."""
+    jobs = await core.s.jobs.unfinished()
+    return bool(jobs) and jobs[0].upstream_id is not None
 
 
 async def _only_job_id(core) -> str:  # type: ignore[no-untyped-def]
@@ -291,11 +289,7 @@ async def test_shutdown_is_prompt_and_leaves_running_jobs_to_resume(
         reply = await core.handle(ask("a fox"))
         assert reply is not None and reply.kind == "accepted"
 
-        async def submitted() -> bool:
-            jobs = await core.s.jobs.unfinished()
-            return bool(jobs) and jobs[0].upstream_id is not None
-
-        await _wait_for(submitted)
+        await _wait_for(lambda: _submitted(core))
         loop = asyncio.get_running_loop()
         started = loop.time()
         await core.shutdown()

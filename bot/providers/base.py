@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from bot.config import ProviderConfig
-from bot.errors import ErrorCategory, InvalidRequest, MediaError, ProviderError
+from bot.errors import ConfigError, ErrorCategory, InvalidRequest, MediaError, ProviderError
 from bot.models import (
     Accepted,
     Completed,
@@ -253,7 +253,10 @@ class BaseProvider:
         self, category: ErrorCategory, message: str, run: RunState, upstream_id: str | None = None
     ) -> Failed:
         billed = run.sent and self.config.bills_failures
-        secret = self.config.api_key.get_secret_value() if self.config.api_key else ""
+        try:
+            secret = self.config.key()
+        except ConfigError:
+            secret = ""
         return Failed(
             category=category.value,
             message=redact(message, secret),  # a relay may echo the key it was given

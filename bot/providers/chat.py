@@ -40,7 +40,7 @@ from bot.models import (
 from bot.providers.base import BaseProvider, RunState
 from bot.providers.chat_parser import ChatState, TranscriptParser
 from bot.providers.http import error_from_payload, error_from_response, transport_error
-from bot.providers.polling import link_headers, resolve_link, without_secret
+from bot.providers.polling import link_headers, resolve_link
 from bot.providers.sse import iter_sse_json
 
 log = logging.getLogger(__name__)
@@ -212,12 +212,6 @@ class ChatProvider(BaseProvider):
                 raise InvalidRequest("image_too_large")
 
     async def _submit_and_follow(
-        self, request: GenerationRequest, workdir: Path, run: RunState
-    ) -> AsyncIterator[ProviderEvent]:
-        async for event in without_secret(self._run(request, workdir, run), self.config.key()):
-            yield event
-
-    async def _run(
         self, request: GenerationRequest, workdir: Path, run: RunState
     ) -> AsyncIterator[ProviderEvent]:
         ratio = self.capabilities.models[request.model].sizes[request.orientation]

@@ -15,7 +15,7 @@ Both formats submit a job, then ask for its state until it ends (upstream-api.md
   :class:`ProgressTracker` turns snapshots into the Queued/Progress events worth showing.
 - :func:`send_create` sends the create exactly once (never retried: no idempotency keys);
   :func:`failure_in` / :func:`job_failure` read a failure out of a job body in either
-  error envelope; :func:`without_secret` keeps the API key out of every error message.
+  error envelope (the base provider keeps the API key out of every failure message).
 
 Sleeping goes through the provider's injected ``sleep`` so tests record the delays
 instead of waiting.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -41,7 +41,6 @@ from bot.providers.http import (
     error_from_response,
     parse_error_body,
     parse_timestamp,
-    redact,
     transport_error,
 )
 
@@ -310,26 +309,3 @@ def as_datetime(value: object) -> datetime | None:
     if seconds is None or seconds <= 0:
         return None
     return datetime.fromtimestamp(seconds, UTC)
-
-
-async def without_secret(
-    events: AsyncIterator[ProviderEvent], secret: str
-) -> AsyncIterator[ProviderEvent]:
-    """Pass ``events`` through, scrubbing ``secret`` from any ``ProviderError`` message:
-    a relay may echo the key it was given in an error text."""
-    try:
-        async for event in events:
-            yield event
-    except ProviderError as exc:
-        cleaned = redact(exc.message, secret)
-        if cleaned == exc.message:
-            raise
-        clean = ProviderError(
-            exc.category,
-            cleaned,
-            status=exc.status,
-            code=exc.code,
-            retry_after=exc.retry_after,
-            upstream_id=exc.upstream_id,
-        )
-        raise clean from exc.__cause__

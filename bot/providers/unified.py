@@ -36,7 +36,6 @@ from bot.providers.polling import (
     poll,
     resolve_link,
     send_create,
-    without_secret,
 )
 
 log = logging.getLogger(__name__)
@@ -60,20 +59,13 @@ class UnifiedProvider(BaseProvider):
     remix = False
     resumable = True
 
-    async def _submit_and_follow(
-        self, request: GenerationRequest, workdir: Path, run: RunState
-    ) -> AsyncIterator[ProviderEvent]:
-        async for event in without_secret(self._run(request, workdir, run), self.config.key()):
-            yield event
-
     async def _follow(
         self, upstream_id: str, request: GenerationRequest, workdir: Path, run: RunState
     ) -> AsyncIterator[ProviderEvent]:
-        track = self._track(upstream_id, workdir, first=None)
-        async for event in without_secret(track, self.config.key()):
+        async for event in self._track(upstream_id, workdir, first=None):
             yield event
 
-    async def _run(
+    async def _submit_and_follow(
         self, request: GenerationRequest, workdir: Path, run: RunState
     ) -> AsyncIterator[ProviderEvent]:
         image_url = request.image.url if request.image is not None else None

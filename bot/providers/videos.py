@@ -39,7 +39,6 @@ from bot.providers.polling import (
     poll,
     resolve_link,
     send_create,
-    without_secret,
 )
 
 POLL_HINT_HEADER = "openai-poll-after-ms"
@@ -84,22 +83,15 @@ class VideosProvider(BaseProvider):
     remix = True
     resumable = True
 
-    async def _submit_and_follow(
-        self, request: GenerationRequest, workdir: Path, run: RunState
-    ) -> AsyncIterator[ProviderEvent]:
-        async for event in without_secret(self._run(request, workdir, run), self.config.key()):
-            yield event
-
     async def _follow(
         self, upstream_id: str, request: GenerationRequest, workdir: Path, run: RunState
     ) -> AsyncIterator[ProviderEvent]:
-        track = self._track(upstream_id, workdir, first=None, first_delay=0.0)
-        async for event in without_secret(track, self.config.key()):
+        async for event in self._track(upstream_id, workdir, first=None, first_delay=0.0):
             yield event
 
     # ------------------------------------------------------------------ submit
 
-    async def _run(
+    async def _submit_and_follow(
         self, request: GenerationRequest, workdir: Path, run: RunState
     ) -> AsyncIterator[ProviderEvent]:
         response = await self._create(request, workdir, run)
