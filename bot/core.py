@@ -55,6 +55,7 @@ class Core:
         self.runner = JobRunner(services, self.slots)
         self.quota = QuotaCommands(services)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[str] = set()  # ids of the jobs with a live task
         self._accepting = True
         self._heap = HeapTrimmer()
 
@@ -87,11 +88,13 @@ class Core:
             if provider is None:
                 await self._abandon(job, "provider_gone")
                 continue
+            if job.id in self._running:
+                continue  # already being followed (recover called twice)
             request = await self._request_for(job, provider)
             if job.state is JobState.QUEUED:
-                self._spawn(self.runner.run(job, request))  # never sent: safe to submit now
+                self._spawn(job.id, self.runner.run(job, request))  # never sent: safe now
             elif job.upstream_id and provider.capabilities.resumable:
-                self._spawn(self.runner.run(job, request, resume=True))
+                self._spawn(job.id, self.runner.run(job, request, resume=True))
             else:
                 await self._abandon(job, "interrupted")
                 continue
@@ -138,10 +141,17 @@ class Core:
                 remaining=balance.remaining, cost=plan.cost, resets=self.s.format_reset(window)
             )
         job = replace(self._record(job_id, inv, plan), unlimited=unlimited)
-        if not await self.s.jobs.create(job, max_active=limit):
+        try:
+            created = await self.s.jobs.create(job, max_active=limit)
+        except BaseException:
+            # no job row, so nothing else would ever settle this reservation
+            await asyncio.shield(self.s.quotas.refund(job_id, note="not recorded"))
+            raise
+        if not created:
             await self.s.quotas.refund(job_id, note="too many jobs")
             raise TooManyJobs(limit=limit)
-        self._spawn(self.runner.run(job, plan.request))
+        if self._accepting:  # else shutdown began meanwhile: the row stays queued and resumes
+            self._spawn(job.id, self.runner.run(job, plan.request))
         text = plan.note or texts.t(inv.locale, "accepted", job=job_id)
         return Reply(text, private=True, kind="accepted")
 
@@ -294,14 +304,19 @@ class Core:
         )
         await self.runner.abandon(job, why, refundable=not billed)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
+    def _spawn(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name=f"job:{job_id}")
         self._tasks.add(task)
-        task.add_done_callback(self._job_done)
+        self._running.add(job_id)
 
-    def _job_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._heap.maybe_trim()
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            self._running.discard(job_id)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("job %s ended with an error", job_id, exc_info=task.exception())
+            self._heap.maybe_trim()
+
+        task.add_done_callback(done)
 
 
 def _history(parent: JobRecord) -> tuple[ChatMessage, ...]:

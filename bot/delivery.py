@@ -16,16 +16,18 @@ from datetime import datetime
 from pathlib import Path
 
 from bot import texts
-from bot.errors import MediaError, UploadTooLarge
+from bot.errors import MediaError, PlatformRateLimited, UploadTooLarge
 from bot.media import fit_to_size, make_thumbnail
 from bot.models import Conversation, MessageRef, VideoFile
 from bot.ports import Outbox
+from bot.status import escape
 
 log = logging.getLogger(__name__)
 
 # Leave room for the platform's own multipart overhead and rounding.
 FIT_MARGIN = 0.97
 RETRY_MARGIN = 0.8
+MAX_UPLOAD_WAIT = 60.0  # seconds a rate-limited upload may wait before its one retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,17 @@ async def deliver(outbox: Outbox, parcel: Parcel, on_phase: Callable[[str], None
 async def _upload(
     outbox: Outbox, parcel: Parcel, video: VideoFile, thumbnail: Path | None, buttons: bool
 ) -> MessageRef:
+    """Send the video; a rate limit is waited out once (capped) before giving up."""
+    try:
+        return await _send_video(outbox, parcel, video, thumbnail, buttons)
+    except PlatformRateLimited as exc:
+        await asyncio.sleep(min(exc.retry_after, MAX_UPLOAD_WAIT))
+        return await _send_video(outbox, parcel, video, thumbnail, buttons)
+
+
+async def _send_video(
+    outbox: Outbox, parcel: Parcel, video: VideoFile, thumbnail: Path | None, buttons: bool
+) -> MessageRef:
     return await outbox.send_video(
         parcel.conversation,
         video,
@@ -127,5 +140,7 @@ async def _send_link(outbox: Outbox, parcel: Parcel, limit: int) -> Delivered:
     text = texts.t(
         parcel.locale, "oversize_link", url=parcel.video_url, expires=expires, limit_mb=limit_mb
     )
+    if outbox.capabilities(parcel.conversation).markup == "html":
+        text = escape(text, "html")  # a signed link carries & and must stay one link
     message = await outbox.send_text(parcel.conversation, text, reply_to=parcel.reply_to)
     return Delivered(message=message, as_link=True)

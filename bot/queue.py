@@ -9,6 +9,7 @@ waiter stands, hence this small FIFO.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -60,7 +61,9 @@ class ProviderSlots:
                 # we were handed a slot just as we were cancelled: pass it on
                 self._release()
             else:
-                self._waiters.remove(entry)
+                # _release may already have dropped our cancelled entry from the deque
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(entry)
                 self._announce()
             raise
 

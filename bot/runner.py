@@ -8,9 +8,10 @@ cancellation at shutdown: the job's row is left as it is so that the next start 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 
 from bot import texts
@@ -24,6 +25,7 @@ from bot.models import (
     GenerationRequest,
     MessageRef,
     Progress,
+    ProviderEvent,
     Queued,
 )
 from bot.queue import ProviderSlots
@@ -114,11 +116,11 @@ class JobRunner:
     async def run(
         self, job: JobRecord, request: GenerationRequest, *, resume: bool = False
     ) -> None:
-        station = self.s.station(job.platform)
-        status = StatusLine(self.s, station.board, job)
         workdir = self.s.media_dir / job.id
         finished = False
+        status: StatusLine | None = None
         try:
+            status = StatusLine(self.s, self.s.station(job.platform).board, job)
             if status.ref is None:
                 posted = await status.post()
                 if posted is not None:
@@ -144,14 +146,18 @@ class JobRunner:
             raise  # shutdown: the row stays active and the next start resumes it
         except Exception as exc:
             log.exception("job %s crashed", job.id)
-            await self._fail(
-                job,
-                status,
-                ErrorCategory.TRANSIENT.value,
-                f"internal error ({type(exc).__name__})",
-                refundable=True,
-                task_id=job.upstream_id,
-            )
+            job = await self.s.jobs.get(job.id) or job
+            try:
+                await self._fail(
+                    job,
+                    status,
+                    ErrorCategory.TRANSIENT.value,
+                    f"internal error ({type(exc).__name__})",
+                    refundable=True,
+                    task_id=job.upstream_id,
+                )
+            except Exception:
+                log.exception("job %s: reporting its failure failed too", job.id)
             finished = True
         finally:
             if finished:
@@ -170,6 +176,12 @@ class JobRunner:
             await self.s.jobs.update(job.id, state=JobState.SUBMITTING)
             status.show(phase="submitting", position=None)
             events = provider.generate(request, workdir)
+        async with contextlib.aclosing(events):
+            return await self._follow_events(job, events, status)
+
+    async def _follow_events(
+        self, job: JobRecord, events: AsyncIterator[ProviderEvent], status: StatusLine
+    ) -> Completed | Failed:
         async for event in events:
             match event:
                 case Accepted(upstream_id=upstream_id):
@@ -245,47 +257,54 @@ class JobRunner:
         """Fail a job that cannot go on (found after a restart), through the same path."""
         status = StatusLine(self.s, self.s.station(job.platform).board, job)
         await self._fail(job, status, category, "", refundable=refundable, task_id=job.upstream_id)
+        shutil.rmtree(self.s.media_dir / job.id, ignore_errors=True)
 
     async def _fail(
         self,
         job: JobRecord,
-        status: StatusLine,
+        status: StatusLine | None,
         category: str,
         message: str,
         *,
         refundable: bool,
         task_id: str | None = None,
     ) -> None:
-        """Settle the credit, record the failure, and make sure the user hears of it."""
+        """Record the failure, settle the credit, and make sure the user hears of it.
+
+        Idempotent: a job already final is left alone. The state is written before the
+        credit moves, so a crash in between never leaves a live job with its credit back.
+        """
+        current = await self.s.jobs.get(job.id)
+        if current is not None and not current.active:
+            return
         locale = job.locale
-        if self.s.settings.quota.refund_on_failure and refundable:
-            refunded = await self.s.quotas.refund(job.id, note=category)
-        else:
-            await self.s.quotas.commit(job.id)
-            refunded = False
         await self.s.jobs.update(
             job.id, state=JobState.FAILED, error_category=category, error_message=message
         )
+        if self.s.settings.quota.refund_on_failure and refundable:
+            await self.s.quotas.refund(job.id, note=category)
+        else:
+            await self.s.quotas.commit(job.id)
+        refunded = not await self.s.quotas.charged(job.id)
         caps = self.s.station(job.platform).outbox.capabilities(conversation_of(job))
         provider = next((p for p in self.s.settings.providers if p.name == job.provider), None)
-        reason = failure_reason(
+        reason = failure_reason(  # raw: the status renderer escapes it once
             locale,
             category,
-            escape(message, caps.markup),
+            message,
             job,
             refunded=refunded,
             task_id=task_id,
             minutes=provider.deadline_minutes if provider else 0,
         )
-        if not await status.finish("failed", reason):
+        if status is None or not await status.finish("failed", reason):
             # the status message is gone: the user still hears what happened
+            text = escape(texts.t(locale, "phase.failed", reason=reason), caps.markup)
             try:
                 await self.s.station(job.platform).outbox.send_text(
-                    conversation_of(job),
-                    texts.t(locale, "phase.failed", reason=reason),
-                    reply_to=message_ref(job, job.reply_to_message_id),
+                    conversation_of(job), text, reply_to=message_ref(job, job.reply_to_message_id)
                 )
-            except PlatformError as exc:
+            except Exception as exc:  # the chat itself may be gone: nothing more to do
                 log.warning("job %s: could not report its failure: %s", job.id, exc)
 
 

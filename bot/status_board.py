@@ -39,6 +39,7 @@ RANK_URGENT: Final = 1
 RANK_PROGRESS: Final = 2
 MAX_POST_ATTEMPTS: Final = 3  # a status post rate-limited this often is given up
 MAX_FINAL_ATTEMPTS: Final = 3  # a final text failing for unknown reasons this often is given up
+MAX_RATE_LIMITED_FINAL: Final = 5  # ... or refused for flooding this often
 RETIRED_MEMORY: Final = 4096  # finished or gone messages remembered, to ignore late updates
 
 ChatKey = tuple[Platform, str]
@@ -281,6 +282,12 @@ class StatusBoard:
             await self._outbox.edit_status(entry.ref, text)
         except PlatformRateLimited as exc:
             self._push_back(chat, conversation, exc.retry_after)
+            if entry.final:
+                # a final text is retried, but not forever: finish() must return (False
+                # lets the job tell the user another way)
+                entry.failures += 1
+                if entry.failures >= MAX_RATE_LIMITED_FINAL:
+                    self._drop(chat, entry)
             return  # still pending: retried in the next slot with the then-latest text
         except MessageGone:
             self._spend_slot(chat, conversation)

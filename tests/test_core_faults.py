@@ -328,3 +328,51 @@ def test_sigterm_stops_the_demo_promptly(tmp_path: Path) -> None:
         assert "resume on the next start" in err
     finally:
         process.kill()
+
+
+async def test_upstream_text_is_escaped_exactly_once(sim: Simulator, tmp_path: Path) -> None:
+    sim.inject(Fault.SERVER_ERROR, format="videos")  # an nginx page: <title>502 Bad Gateway
+    outbox = FakeOutbox()
+    async with running(settings_for(sim, tmp_path), outbox) as core:
+        await generate(core, "--provider videos a <b>bold</b> & fox")
+        final = outbox.final_status(next(iter(outbox.statuses)))
+        assert "&lt;b&gt;bold&lt;/b&gt; &amp; fox" in final
+        assert "&amp;lt;" not in final and "&amp;amp;" not in final
+
+
+async def test_recover_twice_does_not_run_a_job_twice(tmp_path: Path) -> None:
+    async with Simulator(tmp_path / "sim", job_seconds=1.0, poll_after_ms=20) as sim:
+        settings = settings_for(sim, tmp_path)
+        async with running(settings, FakeOutbox()) as core:
+            await core.handle(ask("--provider videos a fox"))
+            await _wait_for(lambda: _submitted(core))
+        second = FakeOutbox()
+        async with running(settings, second, recover=False) as core:
+            assert await core.recover("telegram") == 1
+            assert await core.recover("telegram") == 0
+            await core.wait_idle()
+            assert len(second.videos) == 1
+        assert sum(r.method == "POST" and r.path == "/v1/videos" for r in sim.requests) == 1
+
+
+async def test_a_rate_limited_upload_is_retried(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.errors import PlatformRateLimited
+
+    outbox = FakeOutbox()
+    original = outbox.send_video
+    calls = 0
+
+    async def flaky(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise PlatformRateLimited(0.01)
+        return await original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "send_video", flaky)
+    async with running(settings_for(sim, tmp_path), outbox) as core:
+        await generate(core, "a fox")
+        assert calls == 2 and len(outbox.videos) == 1
+        assert await ledger_kinds(core) == ["reserve", "commit"]

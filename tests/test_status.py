@@ -494,3 +494,32 @@ def test_render_text_escapes_parameters() -> None:
     rendered = render_text("en", "unknown_user", {"user": "<@everyone>"}, markup="markdown")
     assert "@everyone" not in rendered
     assert rendered.startswith("I can’t find the user")
+
+
+async def test_finish_gives_up_after_repeated_rate_limits() -> None:
+    """A chat that answers every edit with RetryAfter must not hang the job for ever."""
+    from bot.errors import PlatformRateLimited
+    from bot.models import Capabilities, Conversation, MessageRef, Platform
+
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    class Flooded:
+        edits = 0
+
+        def capabilities(self, conversation: Conversation) -> Capabilities:
+            return Capabilities(50_000_000, 4096, 1024, 1.0, True, "html")
+
+        async def edit_status(self, message: MessageRef, text: str) -> None:
+            self.edits += 1
+            raise PlatformRateLimited(30.0)
+
+    outbox = Flooded()
+    board = StatusBoard(outbox, clock=lambda: now[0], sleep=sleep)  # type: ignore[arg-type]
+    ref = MessageRef(Conversation(Platform.TELEGRAM, "g", "g"), "1")
+    assert await board.finish(ref, "done") is False
+    assert outbox.edits == 5
+    assert now[0] >= 4 * 30.0  # each retry waited for the chat's pushed-back slot
+    await board.aclose()
