@@ -4,7 +4,6 @@ every way a stream can fail (upstream-api.md §1.3, §2)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import ProviderConfig
 from bot.errors import ErrorCategory, InvalidRequest
 from bot.models import (
     Accepted,
@@ -29,36 +27,26 @@ from bot.models import (
     ProviderEvent,
     Queued,
 )
-from bot.providers import build_provider
 from bot.providers.chat import CUT_MESSAGE, READ_TIMEOUT_FLOOR, ChatProvider
 from bot.providers.chat_parser import parse_transcript
 from bot.providers.simulator import Fault, Simulator
-from bot.providers.synth import synthesize_mp4
+from tests.relay_fakes import BASE, FakeTime, WireUnderTest, drive, simulator_on
 
 FIXTURES = Path("/work/shared/fixtures")
 API_KEY = "sk-test-c4a8e1f09b7d6e5a3c21"
-BASE = "https://relay.test/v1"
 SEED_TASK = "task_01k7e5w9z5f2d91pekrqy59rwc"
 SEED_VIDEO = "https://example.com/?video-file=2"
 CHUNK_SIZES = (1, 7, 3, 13, 2, 29, 5, 64)  # uneven, so UTF-8 and lines split mid-way
 
 
-@pytest.fixture(scope="module")
-def mp4_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    path = tmp_path_factory.mktemp("mp4") / "clip.mp4"
-    return synthesize_mp4(path, seconds=0.5, width=64, height=112, fps=6).read_bytes()
-
-
-def make_config(**overrides: Any) -> ProviderConfig:
-    fields: dict[str, Any] = {
-        "name": "chatrelay",
-        "format": "chat",
-        "base_url": BASE,
-        "api_key": API_KEY,
-        "models": ["sora-2", "sora-2-hd-15s-chat"],
-    }
-    fields.update(overrides)
-    return ProviderConfig(**fields)
+CHAT = WireUnderTest(
+    ChatProvider,
+    "chatrelay",
+    "chat",
+    API_KEY,
+    GenerationRequest(prompt="牛马跳舞", model="sora-2", seconds=10),
+    settings={"models": ["sora-2", "sora-2-hd-15s-chat"]},
+)
 
 
 def sse(*deltas: dict[str, Any] | str, done: bool = True) -> bytes:
@@ -91,7 +79,10 @@ async def in_pieces(body: bytes, cut: type[httpx.HTTPError] | None = None) -> As
 
 @dataclass
 class Relay:
-    """The mock relay: one scripted chat answer, and a CDN serving the MP4."""
+    """The mock relay: one scripted chat answer, and a CDN serving the MP4.
+
+    A stream answer is cut into uneven pieces, so this replaces the shared ``FakeRelay``
+    (the ``relay`` fixture below overrides the one in ``conftest``)."""
 
     mp4: bytes
     body: bytes = b""
@@ -132,11 +123,8 @@ def relay(mp4_bytes: bytes) -> Relay:
 async def generate(
     relay: Relay, tmp_path: Path, request: GenerationRequest | None = None, **config: Any
 ) -> list[ProviderEvent]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(relay)) as client:
-        provider = build_provider(make_config(**config), client)
-        assert isinstance(provider, ChatProvider)
-        request = request or GenerationRequest(prompt="牛马跳舞", model="sora-2", seconds=10)
-        return [event async for event in provider.generate(request, tmp_path)]
+    """Every event of one chat job against ``relay`` (real sleeps: a stream never polls)."""
+    return await CHAT.run(relay, None, tmp_path, request, **config)
 
 
 def the_failure(events: list[ProviderEvent]) -> Failed:
@@ -474,30 +462,16 @@ async def test_a_relative_link_on_the_relay_gets_the_key(relay: Relay, tmp_path:
 # --------------------------------------------------------------------------- simulator
 
 
-class FakeTime:
-    """The simulator's clock; its ``sleep`` (which paces chat streams) moves the clock."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
 @pytest.fixture
 async def simulator(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Simulator]:
-    time = FakeTime()
+    """A simulator on fake time (its ``sleep`` paces the chat streams); variant "A" unless
+    the test asks for another through indirect parametrization."""
     variant = getattr(request, "param", "A")
-    async with Simulator(
+    async with simulator_on(
+        FakeTime(start=1000.0),
         tmp_path / "media",
         chat_variant=variant,
         job_seconds=1.0,
-        clock=time.clock,
-        sleep=time.sleep,
         video_scale=0.1,
         video_seconds_cap=0.5,
         seed=5,
@@ -506,9 +480,7 @@ async def simulator(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIter
 
 
 async def sim_generate(sim: Simulator, request: GenerationRequest, workdir: Path) -> list[Any]:
-    async with httpx.AsyncClient() as client:
-        provider = build_provider(sim.provider_config("chat"), client)
-        return [event async for event in provider.generate(request, workdir)]
+    return await drive(ChatProvider, sim.provider_config("chat"), workdir, request)
 
 
 async def test_simulator_generate_then_continue(simulator: Simulator, tmp_path: Path) -> None:

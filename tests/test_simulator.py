@@ -1,6 +1,6 @@
 """The relay simulator over loopback with plain httpx: wire shapes, MP4s, faults.
 
-Jobs run on a fake clock (``FakeTime``): tests move time by hand, and chat streams move it
+Jobs run on a fake clock (``SimTime``): tests move time by hand, and chat streams move it
 through the injected ``sleep``, so nothing here waits for real time to pass.
 """
 
@@ -22,6 +22,7 @@ from PIL import Image
 
 from bot.models import WireFormat
 from bot.providers.simulator import Fault, FilePart, Simulator
+from tests.relay_fakes import FakeTime, simulator_on
 
 KEY = "sim-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -37,20 +38,14 @@ UNIFIED_BODY: dict[str, Any] = {
 }
 
 
-class FakeTime:
+class SimTime(FakeTime):
     """The simulator's clock; its ``sleep`` moves the clock instead of waiting."""
 
     def __init__(self) -> None:
-        self.now = 1000.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
+        super().__init__(start=1000.0)
 
     def finish(self) -> None:
+        """Move the clock just past the end of a job started now."""
         self.now += JOB_SECONDS * 1.01
 
 
@@ -58,25 +53,23 @@ MakeSim = Callable[..., Awaitable[Simulator]]
 
 
 @pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+def fake_time() -> SimTime:
+    return SimTime()
 
 
 @pytest.fixture
-async def make_sim(tmp_path: Path, fake_time: FakeTime) -> AsyncIterator[MakeSim]:
+async def make_sim(tmp_path: Path, fake_time: SimTime) -> AsyncIterator[MakeSim]:
     started: list[Simulator] = []
 
     async def make(**options: Any) -> Simulator:
         settings: dict[str, Any] = {
             "api_key": KEY,
             "job_seconds": JOB_SECONDS,
-            "clock": fake_time.clock,
-            "sleep": fake_time.sleep,
             "video_scale": 0.1,
             "video_seconds_cap": 0.5,
             "seed": 7,
         } | options
-        sim = Simulator(tmp_path / f"media{len(started)}", **settings)
+        sim = simulator_on(fake_time, tmp_path / f"media{len(started)}", **settings)
         await sim.start()
         started.append(sim)
         return sim
@@ -91,9 +84,14 @@ async def sim(make_sim: MakeSim) -> Simulator:
     return await make_sim()
 
 
+def keyed_client(sim: Simulator) -> httpx.AsyncClient:
+    """A client on ``sim``'s base URL that sends the right key."""
+    return httpx.AsyncClient(base_url=sim.base_url, headers=AUTH)
+
+
 @pytest.fixture
 async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sim.base_url, headers=AUTH) as http:
+    async with keyed_client(sim) as http:
         yield http
 
 
@@ -175,7 +173,7 @@ async def test_a_bad_or_missing_key_is_401_new_api(
 
 
 async def test_videos_job_runs_to_a_playable_mp4(
-    sim: Simulator, client: httpx.AsyncClient, fake_time: FakeTime, tmp_path: Path
+    sim: Simulator, client: httpx.AsyncClient, fake_time: SimTime, tmp_path: Path
 ) -> None:
     created = await client.post("/videos", json=VIDEO_BODY)
     assert created.headers["openai-poll-after-ms"] == "200"
@@ -248,11 +246,9 @@ async def test_videos_rejects_what_new_api_rejects(
     assert pro.status_code == 200
 
 
-async def test_videos_colon_ids_and_new_api_statuses(
-    make_sim: MakeSim, fake_time: FakeTime
-) -> None:
+async def test_videos_colon_ids_and_new_api_statuses(make_sim: MakeSim, fake_time: SimTime) -> None:
     sim = await make_sim(id_style="colon", status_style="newapi")
-    async with httpx.AsyncClient(base_url=sim.base_url, headers=AUTH) as http:
+    async with keyed_client(sim) as http:
         video_id = (await http.post("/videos", json=VIDEO_BODY)).json()["id"]
         assert re.fullmatch(r"sim-video:task_[0-9a-z]{26}", video_id)
         encoded = video_id.replace(":", "%3A")
@@ -267,7 +263,7 @@ async def test_videos_colon_ids_and_new_api_statuses(
 
 
 async def test_videos_remix_needs_a_completed_source(
-    sim: Simulator, client: httpx.AsyncClient, fake_time: FakeTime
+    sim: Simulator, client: httpx.AsyncClient, fake_time: SimTime
 ) -> None:
     source = (await client.post("/videos", json=VIDEO_BODY)).json()["id"]
     too_early = await client.post(f"/videos/{source}/remix", json={"prompt": "now at night"})
@@ -286,7 +282,7 @@ async def test_videos_remix_needs_a_completed_source(
 
 
 async def test_unified_job_runs_to_a_public_link(
-    sim: Simulator, client: httpx.AsyncClient, fake_time: FakeTime, tmp_path: Path
+    sim: Simulator, client: httpx.AsyncClient, fake_time: SimTime, tmp_path: Path
 ) -> None:
     created = (await client.post("/video/create", json=UNIFIED_BODY)).json()
     assert re.fullmatch(r"sim-video:task_[0-9a-z]{26}", created["id"])
@@ -394,7 +390,7 @@ async def test_chat_continuation_carries_the_parent_sid(
 
 async def test_chat_variant_b_speaks_sora2api(make_sim: MakeSim) -> None:
     sim = await make_sim(chat_variant="B")
-    async with httpx.AsyncClient(base_url=sim.base_url, headers=AUTH) as http:
+    async with keyed_client(sim) as http:
         raw = await chat(http, "竖屏 a lighthouse")
     reasoning = "".join(deltas(raw, "reasoning_content"))
     assert re.search(r"\*\*Video Generation Progress\*\*: \d+% \(processing\)", reasoning)
@@ -448,7 +444,7 @@ async def test_server_error_is_a_proxy_page_at_submit_or_poll(
 
 @pytest.mark.parametrize("fmt", [WireFormat.VIDEOS, WireFormat.UNIFIED])
 async def test_moderation_fails_an_accepted_job(
-    sim: Simulator, client: httpx.AsyncClient, fake_time: FakeTime, fmt: WireFormat
+    sim: Simulator, client: httpx.AsyncClient, fake_time: SimTime, fmt: WireFormat
 ) -> None:
     sim.inject(Fault.MODERATION)
     job_id = (await submit(client, fmt)).json()["id"]
@@ -466,7 +462,7 @@ async def test_moderation_fails_an_accepted_job(
 async def test_moderation_in_a_chat_stream(make_sim: MakeSim, variant: str) -> None:
     sim = await make_sim(chat_variant=variant)
     sim.inject(Fault.MODERATION, format="chat")
-    async with httpx.AsyncClient(base_url=sim.base_url, headers=AUTH) as http:
+    async with keyed_client(sim) as http:
         raw = await chat(http, "a cat")
     text = "".join(deltas(raw))
     assert "❌ 生成失败: Your request was blocked by our moderation system." in text
@@ -519,7 +515,7 @@ async def test_chat_cut_stream_ends_after_the_task_id(
 async def test_chat_error_inside_a_200_stream(make_sim: MakeSim, variant: str) -> None:
     sim = await make_sim(chat_variant=variant)
     sim.inject(Fault.ERROR_IN_STREAM)
-    async with httpx.AsyncClient(base_url=sim.base_url, headers=AUTH) as http:
+    async with keyed_client(sim) as http:
         raw = await chat(http, "a cat")
     errors = [event["error"] for event in sse_events(raw) if "error" in event]
     assert len(errors) == 1 and errors[0]["message"]
@@ -527,7 +523,7 @@ async def test_chat_error_inside_a_200_stream(make_sim: MakeSim, variant: str) -
 
 
 async def test_expired_assets(
-    sim: Simulator, client: httpx.AsyncClient, fake_time: FakeTime
+    sim: Simulator, client: httpx.AsyncClient, fake_time: SimTime
 ) -> None:
     sim.inject(Fault.EXPIRED, count=3)
     video_id = (await submit(client, WireFormat.VIDEOS)).json()["id"]
@@ -546,7 +542,7 @@ async def test_expired_assets(
 
 
 async def test_json_content_points_at_a_public_link(
-    sim: Simulator, client: httpx.AsyncClient, fake_time: FakeTime, tmp_path: Path
+    sim: Simulator, client: httpx.AsyncClient, fake_time: SimTime, tmp_path: Path
 ) -> None:
     sim.inject(Fault.JSON_CONTENT)
     video_id = (await submit(client, WireFormat.VIDEOS)).json()["id"]
@@ -559,7 +555,7 @@ async def test_json_content_points_at_a_public_link(
 
 
 async def test_never_finish_stale_and_missing_status(
-    sim: Simulator, client: httpx.AsyncClient, fake_time: FakeTime
+    sim: Simulator, client: httpx.AsyncClient, fake_time: SimTime
 ) -> None:
     ids = {}
     for fault in (Fault.NEVER_FINISH, Fault.STALE_STATUS, Fault.MISSING_STATUS):
@@ -631,9 +627,14 @@ async def test_stop_ends_open_streams_and_removes_its_temporary_dir() -> None:
         http.stream("POST", "/chat/completions", json=body) as response,
     ):
         lines = response.aiter_lines()
-        async for line in lines:
-            if "生成中" in line:
-                break
+        text = ""  # the marker may be split across chunks: look in the accumulated text
+        async with asyncio.timeout(5):
+            async for line in lines:
+                if line.startswith("data: {"):
+                    delta = json.loads(line[6:])["choices"][0]["delta"]
+                    text += delta.get("content") or ""
+                if "生成中" in text:
+                    break
         await asyncio.wait_for(sim.stop(), timeout=5)
         rest = await asyncio.wait_for(_drain(lines), timeout=5)
     assert not any("[DONE]" in line for line in rest)

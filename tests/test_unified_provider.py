@@ -7,7 +7,7 @@ with ``:``, ``status_update_time`` in milliseconds, progress as a string.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,14 +28,22 @@ from bot.models import (
     ProviderEvent,
     Queued,
 )
-from bot.providers import build_provider
 from bot.providers.simulator import Fault, Simulator
-from bot.providers.synth import synthesize_mp4
 from bot.providers.unified import UnifiedProvider
-from tests.test_videos_provider import FakeRelay, FakeTime, answer, fail_with
+from tests.relay_fakes import (
+    FakeRelay,
+    FakeTime,
+    WireUnderTest,
+    accept_then_stop,
+    answer,
+    drive,
+    fail_with,
+    mp4_answer,
+    simulator_on,
+    synth_clip,
+)
 
 API_KEY = "sk-test-unified-5a4b3c2d1e0f"
-BASE = "https://relay.test/v1"
 TASK_ID = "sora-2:task_01k900ag82ecgbewj2xa3758z0"
 QUERY = "/v1/video/query?id=sora-2%3Atask_01k900ag82ecgbewj2xa3758z0"
 CDN_LINK = "https://cdn.example.com/v/task_01k900ag.mp4"
@@ -53,18 +61,8 @@ def task(status: str | None, progress: Any = None, **extra: Any) -> dict[str, An
 
 @pytest.fixture(scope="module")
 def mp4_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    path = tmp_path_factory.mktemp("synth") / "clip.mp4"
-    return synthesize_mp4(path, seconds=0.5, width=112, height=64, fps=8).read_bytes()
-
-
-@pytest.fixture
-def relay() -> FakeRelay:
-    return FakeRelay()
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+    """Landscape, unlike the shared portrait clip: the tests check the size is read."""
+    return synth_clip(tmp_path_factory, width=112, height=64)
 
 
 def request(**overrides: Any) -> GenerationRequest:
@@ -72,50 +70,19 @@ def request(**overrides: Any) -> GenerationRequest:
     return GenerationRequest(**{**values, **overrides})
 
 
-def make_provider(
-    relay: FakeRelay, fake_time: FakeTime, **overrides: Any
-) -> tuple[UnifiedProvider, httpx.AsyncClient]:
-    settings: dict[str, Any] = {
-        "name": "unified-relay",
-        "format": "unified",
-        "base_url": BASE,
-        "api_key": API_KEY,
-        "models": ["sora-2"],
-        "poll_interval": 20.0,
-        **overrides,
-    }
-    client = httpx.AsyncClient(transport=httpx.MockTransport(relay.handle))
-    provider = build_provider(
-        ProviderConfig(**settings), client, sleep=fake_time.sleep, clock=fake_time.clock
-    )
-    assert isinstance(provider, UnifiedProvider)
-    return provider, client
-
-
-async def run(
-    relay: FakeRelay,
-    fake_time: FakeTime,
-    workdir: Path,
-    req: GenerationRequest | None = None,
-    *,
-    resume: str | None = None,
-    **overrides: Any,
-) -> list[ProviderEvent]:
-    provider, client = make_provider(relay, fake_time, **overrides)
-    async with client:
-        if resume is not None:
-            stream = provider.resume(resume, req or request(), workdir)
-        else:
-            stream = provider.generate(req or request(), workdir)
-        events = [event async for event in stream]
-    for event in events:
-        if isinstance(event, Failed):
-            assert API_KEY not in event.message
-    return events
+UNIFIED = WireUnderTest(
+    UnifiedProvider,
+    "unified-relay",
+    "unified",
+    API_KEY,
+    request(),
+    settings={"poll_interval": 20.0},
+)
+run = UNIFIED.run
 
 
 def cdn_serves(relay: FakeRelay, mp4: bytes) -> None:
-    relay.on("GET", CDN_LINK, answer(content=mp4, headers={"content-type": "video/mp4"}))
+    relay.on("GET", CDN_LINK, mp4_answer(mp4))
 
 
 async def test_create_body_query_encoding_and_download(
@@ -151,7 +118,7 @@ async def test_create_body_query_encoding_and_download(
     assert (done.video.width, done.video.height) == (112, 64)
     assert done.expires_at is not None and int(done.expires_at.timestamp()) == 1762097077
     assert len(relay.sent("GET", QUERY)) == 4
-    (cdn,) = [r for r in relay.requests if r.url.host == "cdn.example.com"]
+    (cdn,) = relay.sent_to_host("cdn.example.com")
     assert "authorization" not in cdn.headers  # a CDN never sees the key
     assert fake_time.sleeps == [20.0] * 4  # never faster than poll_interval
 
@@ -337,23 +304,27 @@ async def test_expired_link_is_reported_as_expired(
 
 @pytest.fixture
 async def sim(fake_time: FakeTime) -> AsyncIterator[Simulator]:
-    async with Simulator(
-        job_seconds=90.0, clock=fake_time.clock, sleep=fake_time.sleep, seed=3
-    ) as simulator:
+    async with simulator_on(fake_time, job_seconds=90.0, seed=3) as simulator:
         yield simulator
 
 
-def sim_provider(
-    sim: Simulator, fake_time: FakeTime, client: httpx.AsyncClient, **overrides: Any
-) -> UnifiedProvider:
-    provider = build_provider(
-        sim.provider_config("unified", poll_interval=15.0, **overrides),
-        client,
-        sleep=fake_time.sleep,
-        clock=fake_time.clock,
+def sim_config(sim: Simulator) -> ProviderConfig:
+    """The provider config on the simulator, polling every 15 s."""
+    return sim.provider_config("unified", poll_interval=15.0)
+
+
+async def simulate(
+    sim: Simulator,
+    fake_time: FakeTime,
+    workdir: Path,
+    req: GenerationRequest,
+    *,
+    resume: str | None = None,
+) -> list[ProviderEvent]:
+    """Every event of one ``unified`` job on the simulator."""
+    return await drive(
+        UnifiedProvider, sim_config(sim), workdir, req, fake_time=fake_time, resume=resume
     )
-    assert isinstance(provider, UnifiedProvider)
-    return provider
 
 
 async def test_simulator_happy_path_with_an_image_url(
@@ -361,8 +332,8 @@ async def test_simulator_happy_path_with_an_image_url(
 ) -> None:
     image = ImageInput(url=f"{sim.origin}/files/cat.png")
     req = request(model="sim-video", seconds=15, image=image)
-    async with httpx.AsyncClient() as client:
-        events = [e async for e in sim_provider(sim, fake_time, client).generate(req, tmp_path)]
+
+    events = await simulate(sim, fake_time, tmp_path, req)
 
     accepted, done = events[0], events[-1]
     assert isinstance(accepted, Accepted) and accepted.upstream_id.startswith("sim-video:task_")
@@ -379,16 +350,9 @@ async def test_simulator_resume_after_a_restart(
     sim: Simulator, fake_time: FakeTime, tmp_path: Path
 ) -> None:
     req = request(model="sim-video")
-    async with httpx.AsyncClient() as client:
-        stream = sim_provider(sim, fake_time, client).generate(req, tmp_path)
-        assert isinstance(stream, AsyncGenerator)
-        accepted = await anext(stream)
-        await stream.aclose()  # the bot stops here
-    assert isinstance(accepted, Accepted)
+    accepted = await accept_then_stop(UnifiedProvider, sim_config(sim), tmp_path, req, fake_time)
 
-    async with httpx.AsyncClient() as client:
-        provider = sim_provider(sim, fake_time, client)
-        events = [e async for e in provider.resume(accepted.upstream_id, req, tmp_path)]
+    events = await simulate(sim, fake_time, tmp_path, req, resume=accepted.upstream_id)
 
     assert isinstance(events[-1], Completed)
     assert events[-1].upstream_id == accepted.upstream_id
@@ -415,9 +379,7 @@ async def test_simulator_faults(
     outcome: str,
 ) -> None:
     sim.inject(fault, on=point, format="unified")
-    async with httpx.AsyncClient() as client:
-        provider = sim_provider(sim, fake_time, client)
-        events = [e async for e in provider.generate(request(model="sim-video"), tmp_path)]
+    events = await simulate(sim, fake_time, tmp_path, request(model="sim-video"))
 
     last = events[-1]
     if outcome == "completed":
