@@ -16,10 +16,10 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from bot.cli import check, demo, generate
+from bot.cli import check, demo, generate, run
 from bot.errors import ConfigError
 
-COMMANDS = (demo, generate, check)
+COMMANDS = (run, demo, generate, check)
 
 
 def build_parser() -> argparse.ArgumentParser:

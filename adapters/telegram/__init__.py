@@ -1,0 +1,205 @@
+"""The Telegram adapter: python-telegram-bot in front of the command core.
+
+Updates arrive by long polling (PTB's ``Updater``, which retries network failures and
+Telegram restarts of ``getUpdates`` with backoff). Each update is handled concurrently
+(``concurrent_updates``) and quickly: the core answers at once and runs the job as a
+background task, so one slow job never delays other updates. ``telegram.api_url`` points
+PTB at a local Bot API server (https://github.com/tdlib/telegram-bot-api), which is also how
+the tests point it at a fake one.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import TracebackType
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeDefault,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from adapters.telegram.handlers import UpdateHandler
+from adapters.telegram.ingest import KnownUsers
+from adapters.telegram.moderators import Moderators
+from adapters.telegram.outbox import TelegramOutbox
+from bot import texts
+from bot.config import TelegramConfig
+from bot.core import Core
+from bot.errors import ConfigError
+from bot.models import Platform
+
+__all__ = ["TelegramAdapter", "TelegramOutbox", "build_application"]
+
+log = logging.getLogger(__name__)
+
+
+# Loggers that print request URLs, which carry the bot token (``/bot<token>/method``).
+URL_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Updater")
+
+
+class TokenRedactor(logging.Filter):
+    """Replaces the bot token in log records with ``<token>``: secrets never reach logs."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._token and self._token in record.getMessage():
+            record.msg = record.getMessage().replace(self._token, "<token>")
+            record.args = None
+        return True
+
+
+def build_application(config: TelegramConfig) -> Application:  # type: ignore[type-arg]
+    """A PTB application for ``config``: token, Bot API server, concurrent updates."""
+    if config.token is None:
+        raise ConfigError("telegram.token: not set")
+    api = config.api_url.rstrip("/")
+    return (
+        ApplicationBuilder()
+        .token(config.token.get_secret_value())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .concurrent_updates(True)
+        .build()
+    )
+
+
+class TelegramAdapter:
+    """Connects one bot account to ``core``; use as ``async with TelegramAdapter(...)``."""
+
+    def __init__(
+        self,
+        core: Core,
+        config: TelegramConfig,
+        *,
+        private_interval: float | None = None,
+        group_interval: float | None = None,
+        poll_timeout: float = 30.0,
+    ) -> None:
+        self.core = core
+        self.config = config
+        # before PTB is built: the Bot logs its URL (with the token) when constructed
+        self._redactor = TokenRedactor(config.token.get_secret_value() if config.token else "")
+        for name in URL_LOGGERS:
+            logging.getLogger(name).addFilter(self._redactor)
+        self.app = build_application(config)
+        settings = core.s.settings
+        intervals = {
+            k: v
+            for k, v in (("private_interval", private_interval), ("group_interval", group_interval))
+            if v is not None
+        }
+        self.outbox = TelegramOutbox(
+            self.app.bot,
+            upload_limit_mb=config.upload_limit_mb,
+            locale=settings.bot.locale,
+            sleep=core.s.sleep,
+            **intervals,  # type: ignore[arg-type]
+        )
+        self.moderators = Moderators(self.app.bot, config.moderators)
+        self.known_users = KnownUsers()
+        self._poll_timeout = poll_timeout
+        self._handler = UpdateHandler(
+            core=core,
+            outbox=self.outbox,
+            moderators=self.moderators,
+            known_users=self.known_users,
+            image_dir=Path(core.s.media_dir) / "telegram-images",
+        )
+        self.app.add_handler(TypeHandler(Update, self._on_update))
+        self.app.add_error_handler(self._on_error)
+
+    @property
+    def bot(self) -> Bot:
+        return self.app.bot
+
+    async def __aenter__(self) -> TelegramAdapter:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Log in, attach the outbox to the core, register commands, start receiving."""
+        await self.app.initialize()
+        me = self.app.bot
+        self._handler.bind(me.id, me.username)
+        self.core.s.attach(Platform.TELEGRAM.value, self.outbox)
+        await self._register_commands()
+        await self.app.start()
+        updater = self.app.updater
+        assert updater is not None
+        if self.config.webhook_url:
+            _require_webhook_support()
+            secret = self.config.webhook_secret
+            await updater.start_webhook(
+                listen="0.0.0.0",  # a webhook must be reachable from Telegram
+                port=self.config.webhook_port,
+                webhook_url=self.config.webhook_url,
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            await updater.start_polling(
+                poll_interval=0.0, timeout=int(self._poll_timeout), allowed_updates=Update.ALL_TYPES
+            )
+
+    async def stop(self) -> None:
+        updater = self.app.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+        for name in URL_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redactor)
+
+    async def _register_commands(self) -> None:
+        """The member list for everyone, the same plus moderator hints for chat admins."""
+        for language in ("en", "zh"):
+            members = [
+                BotCommand("sora", texts.t(language, "command.sora")),
+                BotCommand("quota", texts.t(language, "command.quota")),
+                BotCommand("help", texts.t(language, "command.help")),
+            ]
+            code = None if language == "en" else language
+            try:
+                await self.app.bot.set_my_commands(
+                    members, scope=BotCommandScopeDefault(), language_code=code
+                )
+                await self.app.bot.set_my_commands(
+                    members, scope=BotCommandScopeAllChatAdministrators(), language_code=code
+                )
+            except TelegramError as exc:
+                log.warning("could not register the command list: %s", exc)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._handler.handle(update)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("handling a Telegram update failed", exc_info=context.error)
+
+
+def _require_webhook_support() -> None:
+    """PTB's webhook server needs its ``webhooks`` extra (tornado); say so plainly."""
+    try:
+        import tornado  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "telegram.webhook_url: webhook mode needs python-telegram-bot[webhooks] "
+            "(leave webhook_url unset for long polling)"
+        ) from None

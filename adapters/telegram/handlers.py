@@ -1,0 +1,239 @@
+"""One Telegram update in, one ``Invocation`` to the core, its ``Reply`` back to the chat.
+
+- ``/sora``, ``/quota``, ``/help``, ``/start`` (also ``/cmd@thisbot``; ``/cmd@otherbot`` is
+  ignored); an unknown command gets a hint in private chats or when addressed to us.
+- A text reply to one of the bot's messages (a result or its status) continues that job;
+  in groups with privacy mode on the bot still receives such replies.
+- Inline buttons carry ``a:<job>`` (Again) or ``r:<job>`` (Remix: asks for a reply).
+- A photo with ``/sora`` as caption, or ``/sora`` replying to a photo, is the start image.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import replace
+from pathlib import Path
+
+from telegram import CallbackQuery, Message, Update
+from telegram.error import TelegramError
+
+from adapters.telegram.ingest import (
+    KNOWN_COMMANDS,
+    KnownUsers,
+    ParsedCommand,
+    attached_document,
+    bot_message_replied_to,
+    conversation_of,
+    largest_photo,
+    parse_command,
+    user_ref,
+)
+from adapters.telegram.moderators import Moderators
+from adapters.telegram.outbox import TelegramOutbox
+from bot import texts
+from bot.core import Core
+from bot.errors import PlatformError
+from bot.models import ImageInput, Invocation, MessageRef, Reply
+
+log = logging.getLogger(__name__)
+
+IMAGE_MAX_BYTES = 20 * 1024 * 1024  # getFile serves at most 20 MB from the cloud Bot API
+
+
+class UpdateHandler:
+    def __init__(
+        self,
+        *,
+        core: Core,
+        outbox: TelegramOutbox,
+        moderators: Moderators,
+        known_users: KnownUsers,
+        image_dir: Path,
+    ) -> None:
+        self._core = core
+        self._outbox = outbox
+        self._moderators = moderators
+        self._known = known_users
+        self._image_dir = image_dir
+        self._bot_id = 0
+        self._username = ""
+
+    def bind(self, bot_id: int, username: str) -> None:
+        """Who we are (from ``getMe``), to recognise replies and ``/cmd@us``."""
+        self._bot_id, self._username = bot_id, username
+
+    async def handle(self, update: Update) -> None:
+        if update.callback_query is not None:
+            await self._on_button(update.callback_query)
+        elif update.message is not None:
+            await self._on_message(update.message)
+
+    # ------------------------------------------------------------------ messages
+
+    async def _on_message(self, message: Message) -> None:
+        self._known.remember(message.from_user)
+        if message.reply_to_message is not None:
+            self._known.remember(message.reply_to_message.from_user)
+        if message.from_user is None:
+            return
+        conversation = conversation_of(message.chat, message)
+        replied = bot_message_replied_to(message, conversation, self._bot_id)
+        command = parse_command(message, self._username)
+        if command is None:
+            if replied is None or not message.text:
+                return  # chatter the bot was not asked about
+            inv = self._invocation(message, "continue", message.text.strip(), replied)
+        elif command.name not in KNOWN_COMMANDS:
+            if message.chat.type != message.chat.PRIVATE and not command.addressed:
+                return  # probably meant for another bot in the group
+            inv = self._invocation(message, command.name, command.rest, replied)
+        else:
+            inv = self._invocation(message, command.name, command.rest, replied)
+            inv = await self._enrich(message, command, inv)
+            if inv is None:
+                return
+        await self._answer(message, await self._core.handle(inv))
+
+    def _invocation(
+        self, message: Message, command: str, text: str, replied: MessageRef | None
+    ) -> Invocation:
+        assert message.from_user is not None
+        conversation = conversation_of(message.chat, message)
+        return Invocation(
+            user=user_ref(message.from_user),
+            conversation=conversation,
+            text=text,
+            command=command,
+            locale=message.from_user.language_code,
+            reply_to=replied,
+            message=MessageRef(conversation, str(message.message_id)),
+            received_at=message.date,
+        )
+
+    async def _enrich(
+        self, message: Message, command: ParsedCommand, inv: Invocation
+    ) -> Invocation | None:
+        """Moderator rights, the quota target, the start image: what needs a lookup."""
+        if command.name in ("sora", "quota"):
+            inv = replace(inv, is_moderator=await self._moderators.check(message))
+        if command.name == "quota":
+            return replace(inv, options=self._quota_target(message, command.rest))
+        if command.name == "sora":
+            try:
+                image = await self._image(message)
+            except _BadImage:
+                await self._answer(message, Reply(texts.t(inv.locale, "image_unreadable")))
+                return None
+            return replace(inv, image=image)
+        return inv
+
+    def _quota_target(self, message: Message, text: str) -> dict[str, str]:
+        """The user a moderator means: the author of the replied-to message, else a seen
+        @username; numeric ids are understood by the core itself."""
+        parent = message.reply_to_message
+        if parent is not None and parent.from_user is not None and not parent.from_user.is_bot:
+            options = {"target_id": str(parent.from_user.id)}
+            options["target_name"] = parent.from_user.full_name
+            if not text.strip():
+                options["action"] = "show"
+            return options
+        for word in text.split():
+            found = self._known.resolve(word)
+            if found is not None:
+                return {"target_id": found[0], "target_name": found[1]}
+        return {}
+
+    async def _image(self, message: Message) -> ImageInput | None:
+        photo = largest_photo(message)
+        if photo is not None:
+            return ImageInput(path=await self._download(photo.file_id, photo.file_unique_id))
+        document = attached_document(message)
+        if document is None:
+            return None
+        file_id, mime = document
+        if not mime.startswith("image/"):
+            raise _BadImage
+        return ImageInput(path=await self._download(file_id, file_id))
+
+    async def _download(self, file_id: str, unique_id: str) -> Path:
+        self._image_dir.mkdir(parents=True, exist_ok=True)
+        target = self._image_dir / f"{unique_id}.img"
+        try:
+            file = await self._outbox.bot.get_file(file_id)
+            if file.file_size and file.file_size > IMAGE_MAX_BYTES:
+                raise _BadImage
+            await file.download_to_drive(target)
+        except TelegramError as exc:
+            log.warning("cannot download an image: %s", exc)
+            raise _BadImage from exc
+        return target
+
+    # ------------------------------------------------------------------ buttons
+
+    async def _on_button(self, query: CallbackQuery) -> None:
+        action, _, job_id = (query.data or "").partition(":")
+        message = query.message
+        if not isinstance(message, Message) or not job_id:
+            await _quietly(query.answer())
+            return
+        self._known.remember(query.from_user)
+        conversation = conversation_of(message.chat, message)
+        result = MessageRef(conversation, str(message.message_id))
+        locale = query.from_user.language_code
+        await _quietly(query.answer())
+        if action == "r":
+            await self._send(result, texts.t(locale, "remix_prompt"))
+            return
+        inv = Invocation(
+            user=user_ref(query.from_user),
+            conversation=conversation,
+            text="",
+            command="again",
+            locale=locale,
+            options={"job": job_id},
+            message=result,
+        )
+        reply = await self._core.handle(inv)
+        if reply is not None and not _is_plain_acceptance(reply):
+            await self._send(result, reply.text)
+
+    # ------------------------------------------------------------------ answers
+
+    async def _answer(self, message: Message, reply: Reply | None) -> None:
+        """Send the core's immediate answer as a reply. "Accepted" is not sent: the status
+        message (posted as a reply to the request) acknowledges the job, and one message
+        fewer keeps the chat inside Telegram's flood budget."""
+        if reply is None or _is_plain_acceptance(reply):
+            return
+        conversation = conversation_of(message.chat, message)
+        await self._send(MessageRef(conversation, str(message.message_id)), reply.text)
+
+    async def _send(self, reply_to: MessageRef, text: str) -> None:
+        try:
+            await self._outbox.send_plain(reply_to.conversation, text, reply_to=reply_to)
+        except PlatformError as exc:
+            log.warning("could not answer in chat %s: %s", reply_to.conversation.channel, exc)
+
+
+def _is_plain_acceptance(reply: Reply) -> bool:
+    """An "accepted" answer that says nothing the status message will not: skip it. One that
+    carries a note (e.g. this provider cannot remix natively) is still sent."""
+    if reply.kind != "accepted":
+        return False
+    for locale in ("en", "zh"):
+        before, _, after = texts.t(locale, "accepted", job="\x00").partition("\x00")
+        if reply.text.startswith(before) and reply.text.endswith(after):
+            return True
+    return False
+
+
+class _BadImage(Exception):
+    """The attachment is not an image we can use."""
+
+
+async def _quietly(call: Awaitable[object]) -> None:
+    try:
+        await call
+    except TelegramError as exc:
+        log.info("answering a button tap failed: %s", exc)
