@@ -309,3 +309,31 @@ def as_datetime(value: object) -> datetime | None:
     if seconds is None or seconds <= 0:
         return None
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def video_link(body: dict[str, Any]) -> str | None:
+    """``video_url`` / ``url``, at the top level or under ``data``: where relays put it."""
+    for holder in (body, body.get("data")):
+        if isinstance(holder, dict):
+            for key in ("video_url", "url"):
+                value = holder.get(key)
+                if isinstance(value, str) and value.strip():
+                    return value.strip()
+    return None
+
+
+def accepted_id(job: dict[str, Any], *keys: str, what: str) -> str:
+    """The upstream id of a create answer, or the error it carries instead.
+
+    Some relays answer 200 with the second envelope (``{"code", "message", "data": null}``).
+    """
+    for key in keys:
+        value = job.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    error = failure_in(job, None)
+    if error is not None:
+        raise error
+    raise ProviderError(
+        ErrorCategory.TRANSIENT, f"the relay accepted the request but sent no {what}"
+    )

@@ -27,6 +27,7 @@ from bot.providers.polling import (
     Polled,
     PollPolicy,
     ProgressTracker,
+    accepted_id,
     as_datetime,
     failure_in,
     job_failure,
@@ -36,20 +37,13 @@ from bot.providers.polling import (
     poll,
     resolve_link,
     send_create,
+    video_link,
 )
 
 log = logging.getLogger(__name__)
 
 # The link is a CDN or relay file; one download, bounded as a whole.
 LINK_DOWNLOAD_TIMEOUT = 300.0
-
-
-def _video_link(job: dict[str, Any]) -> str | None:
-    for key in ("video_url", "url"):
-        value = job.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
 
 
 class UnifiedProvider(BaseProvider):
@@ -87,16 +81,7 @@ class UnifiedProvider(BaseProvider):
             json=body,
         )
         job = json_object(response, "create")
-        upstream_id = job.get("id") or job.get("task_id")
-        if not isinstance(upstream_id, str | int) or not str(upstream_id).strip():
-            # some relays answer 200 with the second envelope: {"code", "message", "data": null}
-            error = failure_in(job, None)
-            if error is not None:
-                raise error
-            raise ProviderError(
-                ErrorCategory.TRANSIENT, "the relay accepted the request but sent no task id"
-            )
-        upstream_id = str(upstream_id).strip()
+        upstream_id = accepted_id(job, "id", "task_id", what="task id")
         yield Accepted(upstream_id)
         async for event in self._track(upstream_id, workdir, first=job):
             yield event
@@ -174,7 +159,7 @@ class UnifiedProvider(BaseProvider):
                 raise error
         updated = parse_timestamp(job.get("status_update_time"))  # milliseconds on the wire
         log.debug("task %s: %s (updated at %s)", upstream_id, job.get("status"), updated)
-        link = _video_link(job) if phase is JobPhase.DONE else None
+        link = video_link(job) if phase is JobPhase.DONE else None
         return tracker.update(phase, parse_percent(job.get("progress"))), link
 
     async def _query(self, upstream_id: str) -> Polled[dict[str, Any]]:

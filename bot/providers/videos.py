@@ -30,6 +30,7 @@ from bot.providers.polling import (
     Polled,
     PollPolicy,
     ProgressTracker,
+    accepted_id,
     as_datetime,
     failure_in,
     job_failure,
@@ -39,6 +40,7 @@ from bot.providers.polling import (
     poll,
     resolve_link,
     send_create,
+    video_link,
 )
 
 POLL_HINT_HEADER = "openai-poll-after-ms"
@@ -65,17 +67,6 @@ def _file_stem(upstream_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", upstream_id)[:80] or "video"
 
 
-def _content_link(body: dict[str, Any]) -> str | None:
-    """``video_url`` / ``url``, at the top level or under ``data`` (JSON content answers)."""
-    for holder in (body, body.get("data")):
-        if isinstance(holder, dict):
-            for key in ("video_url", "url"):
-                value = holder.get(key)
-                if isinstance(value, str) and value.strip():
-                    return value.strip()
-    return None
-
-
 class VideosProvider(BaseProvider):
     """A relay speaking ``/v1/videos``: native remix, resumable from the video id."""
 
@@ -96,15 +87,7 @@ class VideosProvider(BaseProvider):
     ) -> AsyncIterator[ProviderEvent]:
         response = await self._create(request, workdir, run)
         job = json_object(response, "create")
-        upstream_id = job.get("id")
-        if not isinstance(upstream_id, str | int) or not str(upstream_id).strip():
-            error = failure_in(job, None)  # {"code": …, "message": …, "data": null} in a 200
-            if error is not None:
-                raise error
-            raise ProviderError(
-                ErrorCategory.TRANSIENT, "the relay accepted the request but sent no video id"
-            )
-        upstream_id = str(upstream_id).strip()
+        upstream_id = accepted_id(job, "id", what="video id")
         yield Accepted(upstream_id)
         track = self._track(upstream_id, workdir, first=job, first_delay=_poll_hint(response))
         async for event in track:
@@ -216,7 +199,7 @@ class VideosProvider(BaseProvider):
         yield Completed(
             video,
             upstream_id=upstream_id,
-            video_url=link or _content_link(final),
+            video_url=link or video_link(final),
             expires_at=as_datetime(final.get("expires_at")),
         )
 
@@ -268,7 +251,7 @@ class VideosProvider(BaseProvider):
                 if "json" in response.headers.get("content-type", "").lower():
                     await response.aread()
                     body = json_object(response, "video content")
-                    link = _content_link(body)
+                    link = video_link(body)
                     if link is None:
                         raise failure_in(body, upstream_id) or ProviderError(
                             ErrorCategory.GENERATION_FAILED,
