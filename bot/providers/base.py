@@ -206,7 +206,10 @@ class BaseProvider:
             while True:
                 remaining = deadline - self._clock()
                 try:
-                    item = await asyncio.wait_for(queue.get(), timeout=max(remaining, 0.001))
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for wraps the get in a task
+                    # of its own, and a shutdown cancel racing it could leave the job hanging
+                    async with asyncio.timeout(max(remaining, 0.001)):
+                        item = await queue.get()
                 except TimeoutError:
                     yield self._failed(
                         ErrorCategory.TIMEOUT,
