@@ -65,7 +65,8 @@ class FakeOutbox:
         if message.message_id in self.gone:
             raise MessageGone(message.message_id)
         self.edit_log.append((message.message_id, asyncio.get_running_loop().time()))
-        self.statuses[message.message_id].append(text)
+        # a status posted by an earlier process (restart tests) is edited here too
+        self.statuses.setdefault(message.message_id, []).append(text)
 
     async def send_video(
         self,
