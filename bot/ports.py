@@ -83,3 +83,21 @@ class Outbox(Protocol):
     async def send_text(
         self, conversation: Conversation, text: str, *, reply_to: MessageRef | None
     ) -> MessageRef: ...
+
+
+class ChatPlatform(Protocol):
+    """A running platform adapter, as ``sora-bot run`` (and ``/healthz``) sees it.
+
+    ``start`` logs in, attaches the adapter's ``Outbox`` to the core under ``platform`` and
+    begins receiving; ``stop`` undoes it. ``connected`` is False while the adapter has lost
+    its connection to the platform (it reconnects by itself).
+    """
+
+    platform: str
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...

@@ -75,6 +75,8 @@ def build_application(config: TelegramConfig) -> Application:  # type: ignore[ty
 class TelegramAdapter:
     """Connects one bot account to ``core``; use as ``async with TelegramAdapter(...)``."""
 
+    platform = Platform.TELEGRAM.value
+
     def __init__(
         self,
         core: Core,
@@ -118,6 +120,12 @@ class TelegramAdapter:
         self.app.add_error_handler(self._on_error)
 
     @property
+    def connected(self) -> bool:
+        """Receiving updates (PTB's updater retries lost connections by itself)."""
+        updater = self.app.updater
+        return updater is not None and updater.running
+
+    @property
     def bot(self) -> Bot:
         return self.app.bot
 
@@ -138,7 +146,7 @@ class TelegramAdapter:
         await self.app.initialize()
         me = self.app.bot
         self._handler.bind(me.id, me.username)
-        self.core.s.attach(Platform.TELEGRAM.value, self.outbox)
+        self.core.s.attach(self.platform, self.outbox)
         await self._register_commands()
         await self.app.start()
         updater = self.app.updater
