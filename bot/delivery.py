@@ -21,13 +21,13 @@ from bot.media import fit_to_size, make_thumbnail
 from bot.models import Conversation, MessageRef, VideoFile
 from bot.ports import Outbox
 from bot.status import escape
+from bot.status_board import StatusBoard
 
 log = logging.getLogger(__name__)
 
 # Leave room for the platform's own multipart overhead and rounding.
 FIT_MARGIN = 0.97
 RETRY_MARGIN = 0.8
-MAX_UPLOAD_WAIT = 60.0  # seconds a rate-limited upload may wait before its one retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +57,12 @@ class DeliveryFailed(Exception):
     """Neither the video nor a link could be delivered: the job failed, refund it."""
 
 
-async def deliver(outbox: Outbox, parcel: Parcel, on_phase: Callable[[str], None]) -> Delivered:
-    """Upload the video (fitting it first if needed) or post its link; see module doc."""
+async def deliver(
+    outbox: Outbox, board: StatusBoard, parcel: Parcel, on_phase: Callable[[str], None]
+) -> Delivered:
+    """Upload the video (fitting it first if needed) or post its link; see module doc.
+
+    Every send waits for its turn in the chat's flood budget on ``board``."""
     caps = outbox.capabilities(parcel.conversation)
     video = parcel.video
     limit = caps.upload_limit_bytes
@@ -66,12 +70,12 @@ async def deliver(outbox: Outbox, parcel: Parcel, on_phase: Callable[[str], None
         on_phase("fitting")
         fitted = await _fit(video, int(limit * FIT_MARGIN), parcel.workdir / "fit.mp4")
         if fitted is None:
-            return await _send_link(outbox, parcel, limit)
+            return await _send_link(outbox, board, parcel, limit)
         video = fitted
     thumbnail = await _thumbnail(video, parcel.workdir / "thumb.jpg")
     on_phase("uploading")
     try:
-        message = await _upload(outbox, parcel, video, thumbnail, caps.buttons)
+        message = await _upload(outbox, board, parcel, video, thumbnail, caps.buttons)
     except UploadTooLarge:
         log.info(
             "job %s: platform refused %d bytes, fitting smaller", parcel.job_id, video.size_bytes
@@ -81,23 +85,31 @@ async def deliver(outbox: Outbox, parcel: Parcel, on_phase: Callable[[str], None
         budget = int(min(limit, video.size_bytes) * RETRY_MARGIN)
         fitted = await _fit(video, budget, parcel.workdir / "fit2.mp4")
         if fitted is None:
-            return await _send_link(outbox, parcel, limit)
+            return await _send_link(outbox, board, parcel, limit)
         on_phase("uploading")
         try:
-            message = await _upload(outbox, parcel, fitted, thumbnail, caps.buttons)
+            message = await _upload(outbox, board, parcel, fitted, thumbnail, caps.buttons)
         except UploadTooLarge:
-            return await _send_link(outbox, parcel, limit)
+            return await _send_link(outbox, board, parcel, limit)
     return Delivered(message=message, as_link=False)
 
 
 async def _upload(
-    outbox: Outbox, parcel: Parcel, video: VideoFile, thumbnail: Path | None, buttons: bool
+    outbox: Outbox,
+    board: StatusBoard,
+    parcel: Parcel,
+    video: VideoFile,
+    thumbnail: Path | None,
+    buttons: bool,
 ) -> MessageRef:
-    """Send the video; a rate limit is waited out once (capped) before giving up."""
+    """Send the video in the chat's turn; a rate limit pushes the chat's budget back and
+    the upload is retried once, in the next turn."""
     try:
-        return await _send_video(outbox, parcel, video, thumbnail, buttons)
+        async with board.turn(parcel.conversation):
+            return await _send_video(outbox, parcel, video, thumbnail, buttons)
     except PlatformRateLimited as exc:
-        await asyncio.sleep(min(exc.retry_after, MAX_UPLOAD_WAIT))
+        board.rate_limited(parcel.conversation, exc.retry_after)
+    async with board.turn(parcel.conversation):
         return await _send_video(outbox, parcel, video, thumbnail, buttons)
 
 
@@ -131,7 +143,7 @@ async def _thumbnail(video: VideoFile, dest: Path) -> Path | None:
         return None
 
 
-async def _send_link(outbox: Outbox, parcel: Parcel, limit: int) -> Delivered:
+async def _send_link(outbox: Outbox, board: StatusBoard, parcel: Parcel, limit: int) -> Delivered:
     megabytes = limit / (1024 * 1024)
     limit_mb = f"{megabytes:.0f}" if megabytes >= 10 else f"{megabytes:.2g}"
     if not parcel.video_url:
@@ -142,5 +154,6 @@ async def _send_link(outbox: Outbox, parcel: Parcel, limit: int) -> Delivered:
     )
     if outbox.capabilities(parcel.conversation).markup == "html":
         text = escape(text, "html")  # a signed link carries & and must stay one link
-    message = await outbox.send_text(parcel.conversation, text, reply_to=parcel.reply_to)
+    async with board.turn(parcel.conversation):
+        message = await outbox.send_text(parcel.conversation, text, reply_to=parcel.reply_to)
     return Delivered(message=message, as_link=True)

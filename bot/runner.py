@@ -29,7 +29,7 @@ from bot.models import (
     Queued,
 )
 from bot.queue import ProviderSlots
-from bot.records import JobRecord, JobState
+from bot.records import CANCELLED, JobClosed, JobRecord, JobState
 from bot.services import Services
 from bot.status import StatusBoard, StatusView, escape, render_caption, render_status
 
@@ -144,6 +144,11 @@ class JobRunner:
             finished = True
         except asyncio.CancelledError:
             raise  # shutdown: the row stays active and the next start resumes it
+        except JobClosed:
+            # cancelled by an operator (``sora-bot jobs cancel``) while it ran: the CLI
+            # refunded it; stop at this step, deliver nothing, say why
+            await self._closed(job, status)
+            finished = True
         except Exception as exc:
             log.exception("job %s crashed", job.id)
             job = await self.s.jobs.get(job.id) or job
@@ -222,7 +227,9 @@ class JobRunner:
             expires_at=done.expires_at,
         )
         try:
-            delivered = await deliver(station.outbox, parcel, lambda p: status.show(phase=p))
+            delivered = await deliver(
+                station.outbox, station.board, parcel, lambda p: status.show(phase=p)
+            )
         except DeliveryFailed as exc:
             await self._fail(job, status, "undeliverable", str(exc), refundable=True)
             return
@@ -252,6 +259,16 @@ class JobRunner:
             markup=caps.markup,
             limit=caps.caption_limit,
         )
+
+    async def _closed(self, job: JobRecord, status: StatusLine | None) -> None:
+        """The job's row ended elsewhere: tell the user why on its status message."""
+        stored = await self.s.jobs.get(job.id) or job
+        log.warning("job %s was %s elsewhere; stopped", job.id, stored.error_category)
+        if status is None or stored.error_category != CANCELLED:
+            return
+        refunded = not await self.s.quotas.charged(job.id)
+        reason = failure_reason(job.locale, CANCELLED, "", stored, refunded=refunded, task_id=None)
+        await status.finish("failed", reason)
 
     async def abandon(self, job: JobRecord, category: str, *, refundable: bool) -> None:
         """Fail a job that cannot go on (found after a restart), through the same path."""
@@ -300,10 +317,13 @@ class JobRunner:
         if status is None or not await status.finish("failed", reason):
             # the status message is gone: the user still hears what happened
             text = escape(texts.t(locale, "phase.failed", reason=reason), caps.markup)
+            station = self.s.station(job.platform)
+            conversation = conversation_of(job)
             try:
-                await self.s.station(job.platform).outbox.send_text(
-                    conversation_of(job), text, reply_to=message_ref(job, job.reply_to_message_id)
-                )
+                async with station.board.turn(conversation):
+                    await station.outbox.send_text(
+                        conversation, text, reply_to=message_ref(job, job.reply_to_message_id)
+                    )
             except Exception as exc:  # the chat itself may be gone: nothing more to do
                 log.warning("job %s: could not report its failure: %s", job.id, exc)
 

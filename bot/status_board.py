@@ -5,7 +5,8 @@ chat and 20 per minute in groups, then ``RetryAfter`` waits of minutes; Discord:
 edits per five seconds per channel), and they count every job in a chat together. So:
 
 - each chat (platform + channel) has one budget: at most one call per
-  ``Capabilities.edit_interval`` seconds, shared by all jobs and by new status posts;
+  ``Capabilities.edit_interval`` seconds, shared by all jobs, by new status posts and by
+  the result videos and notices sent in their turn (``take_turn``);
 - only the latest wanted text of a message is kept; stale progress is dropped, never queued;
 - final texts go first, then phase changes (``urgent``), then progress, oldest wish first;
 - an identical text is never sent twice to a message (Telegram rejects it);
@@ -24,7 +25,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -159,6 +160,24 @@ class StatusBoard:
         finally:
             with contextlib.suppress(ValueError):
                 entry.waiters.remove(waiter)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, conversation: Conversation) -> AsyncIterator[None]:
+        """Hold the chat's next slot while sending a message outside the board (a result
+        video, a notice): platforms count those against the same flood limit as status
+        edits, at the moment they arrive, so the slot is spent when the send ends and no
+        status edit of the chat goes out while an upload is under way."""
+        chat = self._chat(conversation)
+        async with chat.lock:
+            await self._wait_for_slot(chat)
+            try:
+                yield
+            finally:
+                self._spend_slot(chat, conversation)
+
+    def rate_limited(self, conversation: Conversation, retry_after: float) -> None:
+        """The platform refused a send outside the board for flooding: push the chat back."""
+        self._push_back(self._chat(conversation), conversation, retry_after)
 
     def is_gone(self, message: MessageRef) -> bool:
         """Whether the platform said this message no longer exists."""

@@ -8,7 +8,7 @@ downloads) and behaves like Telegram where the adapter must cope:
 - editing a deleted message → 400 "message to edit not found";
 - replying to a missing message without ``allow_sending_without_reply`` → 400;
 - flood control (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
-  ``sendMessage``/``editMessageText`` at most once per second in a private chat and 20 per
+  ``sendMessage``/``editMessageText``/``sendVideo`` at most once per second in a private chat and 20 per
   minute in a group, else 429 with ``retry_after``; measured on an injectable clock;
 - a chat the bot was removed from → 403; an oversized upload → 413 after the whole body.
 
@@ -35,7 +35,7 @@ BOT_USERNAME = "sora_test_bot"
 TOKEN = "900001:TEST-token-not-real"
 PRIVATE_INTERVAL = 1.0
 GROUP_WINDOW, GROUP_MAX = 60.0, 20
-COUNTED_FOR_FLOOD = frozenset({"sendMessage", "editMessageText"})
+COUNTED_FOR_FLOOD = frozenset({"sendMessage", "editMessageText", "sendVideo"})
 
 
 @dataclass

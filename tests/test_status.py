@@ -192,6 +192,36 @@ async def test_ten_jobs_in_one_chat_share_one_budget(
         assert len(mine) == len(set(mine))  # never the same text twice
 
 
+async def test_a_send_in_its_turn_shares_the_budget_and_holds_edits_back(
+    board: StatusBoard, outbox: RecordingOutbox, clock: FakeClock
+) -> None:
+    """A result upload counts against the chat's flood budget when it lands, and no status
+    edit of that chat goes out while it is under way."""
+    ref = await post(board, "0%")
+    sent_at: list[tuple[float, float]] = []
+
+    async def upload() -> None:
+        async with board.turn(chat()):
+            started = clock()
+            board.update(ref, "during the upload")  # must wait: the upload holds the turn
+            await clock.sleep(5.0)  # a slow upload
+            sent_at.append((started, clock()))
+
+    board.update(ref, "50%")
+    await upload()
+    await board.drain()
+
+    (started, landed), edits = sent_at[0], [c for c in outbox.calls if c.kind == "edit"]
+    assert started >= outbox.calls[0].at + 3.0  # waited for its slot after the post
+    assert [c.text for c in edits][-1] == "during the upload"
+    assert all(not started < c.at < landed + 3.0 - 1e-9 for c in edits)
+    board.rate_limited(chat(), 30.0)  # a refused send pushes the whole chat back
+    pushed_from = clock()
+    board.update(ref, "after the push")
+    await board.drain()
+    assert outbox.calls[-1].text == "after the push" and outbox.calls[-1].at >= pushed_from + 30
+
+
 async def test_final_text_lands_after_a_flood_of_progress(
     board: StatusBoard, outbox: RecordingOutbox
 ) -> None:
