@@ -53,17 +53,24 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # use_attribute_docstrings: the docstring under each field becomes its description,
+    # which ``sora-bot config-reference`` renders into the README (so it cannot drift)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ModelConfig(_Section):
     """A model a provider serves, with what it accepts. A bare string takes the defaults."""
 
     name: Annotated[str, Field(min_length=1, max_length=128)]
+    """The model name as the relay knows it (sent upstream verbatim)."""
     seconds: list[Annotated[int, Field(gt=0, le=600)]] | None = None
+    """Durations it accepts, in seconds; unset: the format's (videos 4, 8, 12; others 10, 15)."""
     default_seconds: int | None = None
+    """Duration when the user gives none; unset: the first of `seconds`."""
     sizes: dict[Orientation, str] | None = None
+    """What to send per orientation, e.g. `{portrait = "720x1280"}`; unset: the format's."""
     cost: Annotated[int, Field(ge=0)] = 1
+    """Credits one video of this model costs."""
 
     @model_validator(mode="after")
     def _default_in_seconds(self) -> ModelConfig:
@@ -79,19 +86,34 @@ class ModelConfig(_Section):
 
 
 class ProviderConfig(_Section):
+    """One relay (an OpenAI-compatible video API) and the models it serves."""
+
     name: Name
+    """Your name for the relay (letters, digits, `_.-`); users pick it with `--provider`."""
     format: WireFormat
+    """Its wire format: `videos` (/v1/videos), `unified` (/v1/video/create) or `chat`."""
     base_url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    """The relay's API root, e.g. `https://relay.example/v1`."""
     api_key: SecretStr | None = None
-    api_key_env: str | None = None  # name of an environment variable holding the key
+    """The API key; prefer `api_key_env`, which keeps the key out of the file."""
+    api_key_env: str | None = None
+    """Name of an environment variable holding the API key."""
     models: Annotated[list[str | ModelConfig], Field(min_length=1)]
+    """The models it serves: names, or tables as in `[[providers.models]]` below."""
     max_concurrent: Annotated[int, Field(ge=1, le=1000)] = 2
-    poll_interval: Annotated[float, Field(gt=0)] = 12.0  # seconds, when the relay gives no hint
+    """Jobs running at once on this relay (its per-key cap); more wait in line."""
+    poll_interval: Annotated[float, Field(gt=0)] = 12.0
+    """Seconds between status polls when the relay gives no hint."""
     deadline_minutes: Annotated[float, Field(gt=0)] = 30.0
+    """A job gives up after this many minutes."""
     request_timeout: Annotated[float, Field(gt=0)] = 60.0
+    """Seconds to wait for one HTTP request to the relay."""
     download_max_mb: Annotated[int, Field(gt=0)] = 512
-    bills_failures: bool = False  # seed 000: some chat relays bill failed calls too
+    """Refuse to download a finished video larger than this many MB."""
+    bills_failures: bool = False  # seed 000
+    """The relay bills failed calls too (some chat relays do): failures are not refunded."""
     image_input: Literal["file", "url", "both", "none"] | None = None
+    """How it takes a starting image; unset: the format's (videos file, unified url, chat both)."""
 
     @field_validator("base_url")
     @classmethod
@@ -142,36 +164,67 @@ class ProviderConfig(_Section):
 
 
 class StorageConfig(_Section):
+    """Where the bot keeps its state."""
+
     path: Path = Path("data/sora-bot.db")
-    media_dir: Path = Path("data/media")  # downloaded videos wait here until delivered
+    """The SQLite database (WAL mode: its `-wal` and `-shm` files sit next to it)."""
+    media_dir: Path = Path("data/media")
+    """Where downloaded videos wait until they are delivered."""
 
 
 class TelegramConfig(_Section):
+    """The Telegram bot: it runs when a token is set."""
+
     token: SecretStr | None = None
-    api_url: str = "https://api.telegram.org"  # Bot API server root
+    """The bot token from @BotFather."""
+    api_url: str = "https://api.telegram.org"
+    """The Bot API server root (a self-hosted one allows uploads up to 2000 MB)."""
     upload_limit_mb: Annotated[int, Field(gt=0, le=2000)] = 50
-    moderators: list[str] = []  # user ids or @usernames, moderators in every chat
-    webhook_url: str | None = None  # public URL; long polling when unset
+    """Largest upload in MB; a bigger video is shrunk to fit, or sent as a link."""
+    moderators: list[str] = []
+    """User ids or @usernames who are moderators in every chat."""
+    webhook_url: str | None = None
+    """The public HTTPS URL for webhook mode; long polling when unset."""
+    webhook_listen: str = "0.0.0.0"
+    """The local address the webhook server binds (behind a reverse proxy: 127.0.0.1)."""
     webhook_port: int = 8443
+    """The local port the webhook server listens on."""
     webhook_secret: SecretStr | None = None
+    """The secret Telegram sends with every webhook call (checked on each one)."""
 
 
 class DiscordConfig(_Section):
+    """The Discord bot: it runs when a token is set."""
+
     token: SecretStr | None = None
-    guild_ids: list[int] = []  # sync commands to these guilds (instant) instead of globally
-    message_content: bool = False  # privileged intent: enables reply-to-continue
-    moderator_roles: list[str] = []  # role names or ids
-    moderators: list[str] = []  # user ids
+    """The bot token from the Discord developer portal."""
+    guild_ids: list[int] = []
+    """Sync the slash commands to these guilds (instant) instead of globally."""
+    message_content: bool = False
+    """Use the privileged message content intent: enables reply-to-continue."""
+    moderator_roles: list[str] = []
+    """Role names or ids whose members are moderators."""
+    moderators: list[str] = []
+    """User ids who are moderators in every guild."""
     sharded: bool = False
+    """Run with automatic sharding (for bots in very many guilds)."""
 
 
 class QuotaConfig(_Section):
+    """Credits: how many videos each user may make per period."""
+
     period: Literal["day", "week", "month"] = "day"
+    """The quota period; a week starts on Monday, a month on the 1st."""
     default_limit: Annotated[int, Field(ge=0)] = 5
+    """Credits per period for users without a custom limit."""
     refund_on_failure: bool = True
+    """Give the credits back when a job fails for a refundable reason."""
     reset_hour: Annotated[int, Field(ge=0, le=23)] = 0
+    """The local hour at which a period starts."""
     timezone: str = "UTC"
+    """The IANA time zone of `reset_hour`, e.g. `Asia/Shanghai`."""
     moderators_unlimited: bool = True
+    """Moderators make videos without spending credits."""
 
     @field_validator("timezone")
     @classmethod
@@ -184,10 +237,38 @@ class QuotaConfig(_Section):
 
 
 class BotConfig(_Section):
-    locale: Literal["en", "zh"] = "en"  # when the platform does not say
+    """Behaviour shared by every platform."""
+
+    locale: Literal["en", "zh"] = "en"
+    """The language when the platform does not say which one the user reads."""
     prompt_max_chars: Annotated[int, Field(gt=0)] = 2000
+    """The longest prompt accepted, in characters."""
     max_jobs_per_user: Annotated[int, Field(ge=1)] = 2
-    moderators: list[str] = []  # "platform:user_id", moderators everywhere
+    """Jobs one user may have queued or running at once."""
+    moderators: list[str] = []
+    """`"platform:user_id"` entries (e.g. `"telegram:42"`): moderators everywhere."""
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class LoggingConfig(_Section):
+    """What the bot writes to stderr. Tokens and keys are replaced by `<redacted>` always."""
+
+    format: Literal["text", "logfmt", "json"] = "text"
+    """`text` for people, `logfmt` (key=value) or `json` (one object a line) for collectors."""
+    level: LogLevel | None = None
+    """The lowest level written; unset: `INFO` for `run` (one line per job state change),
+    `WARNING` for the interactive commands. `-v` means `DEBUG`."""
+
+
+class MetricsConfig(_Section):
+    """The optional HTTP endpoint with `/metrics` (Prometheus) and `/healthz`."""
+
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    """The port to serve on; unset: no endpoint. `0` picks a free port (logged at start)."""
+    host: str = "127.0.0.1"
+    """The address to bind; `0.0.0.0` to be scraped from outside (a container)."""
 
 
 class Settings(BaseSettings):
@@ -198,14 +279,18 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        use_attribute_docstrings=True,
     )
 
     storage: StorageConfig = StorageConfig()
     telegram: TelegramConfig = TelegramConfig()
     discord: DiscordConfig = DiscordConfig()
     providers: list[ProviderConfig] = []
+    """The relays, one `[[providers]]` table each; `run` needs at least one."""
     quota: QuotaConfig = QuotaConfig()
     bot: BotConfig = BotConfig()
+    logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @classmethod
     def settings_customise_sources(

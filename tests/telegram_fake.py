@@ -8,9 +8,11 @@ downloads) and behaves like Telegram where the adapter must cope:
 - editing a deleted message → 400 "message to edit not found";
 - replying to a missing message without ``allow_sending_without_reply`` → 400;
 - flood control (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
-  ``sendMessage``/``editMessageText``/``sendVideo`` at most once per second in a private chat and 20 per
-  minute in a group, else 429 with ``retry_after``; measured on an injectable clock;
-- a chat the bot was removed from → 403; an oversized upload → 413 after the whole body.
+  ``sendMessage``/``editMessageText``/``sendVideo`` at most once per second in a private
+  chat and 20 per minute in a group, else 429 with ``retry_after``; measured on an injectable clock;
+- a chat the bot was removed from → 403; an oversized upload → 413 after the whole body;
+- webhook mode: after ``setWebhook`` updates are POSTed to the bot (with the secret token
+  header) instead of being returned by ``getUpdates``.
 
 Tests script users by pushing updates (``push_message``, ``push_callback``) and read what
 the bot did from ``calls``, ``videos`` and ``flood_hits``.
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 BOT_ID = 900001
@@ -72,6 +75,9 @@ class FakeBotApi:
     reject_next_videos: int = 0  # answer 413 to this many uploads
     fail_next_get_updates: int = 0  # answer 502 to this many polls (a Telegram restart)
     fail_next: dict[str, int] = field(default_factory=dict)  # method → 502s to answer first
+    # webhook mode: set by setWebhook; updates are then POSTed there instead of polled
+    webhook: dict[str, str] | None = None
+    webhook_answers: list[int] = field(default_factory=list)  # HTTP status of each POST
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -85,6 +91,7 @@ class FakeBotApi:
         self._new_update = asyncio.Event()
         self._activity = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._webhook_posts: set[asyncio.Task[None]] = set()
         self.url = ""
 
     # ------------------------------------------------------------------ lifetime
@@ -350,8 +357,38 @@ class FakeBotApi:
     # ------------------------------------------------------------------ helpers
 
     def _push(self, body: dict[str, Any]) -> None:
-        self._updates.append({"update_id": next(self._update_ids), **body})
+        update = {"update_id": next(self._update_ids), **body}
+        if self.webhook is not None:  # like Telegram: a webhook replaces getUpdates
+            task = asyncio.get_running_loop().create_task(self.post_to_webhook(update))
+            self._webhook_posts.add(task)
+            task.add_done_callback(self._webhook_posts.discard)
+            return
+        self._updates.append(update)
         self._new_update.set()
+
+    async def post_to_webhook(self, update: dict[str, Any], *, secret: str | None = None) -> int:
+        """POST ``update`` to the registered webhook as Telegram does (with the secret
+        header unless another ``secret`` is given); returns and records the HTTP status."""
+        assert self.webhook is not None, "no webhook registered"
+        token = self.webhook.get("secret_token", "") if secret is None else secret
+        headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.webhook["url"], json=update, headers=headers) as answer,
+        ):
+            self.webhook_answers.append(answer.status)
+        self._activity.set()
+        return answer.status
+
+    async def _m_setWebhook(self, fields: dict[str, str], files: dict[str, bytes]) -> web.Response:
+        self.webhook = dict(fields)
+        return _ok(True)
+
+    async def _m_deleteWebhook(
+        self, fields: dict[str, str], files: dict[str, bytes]
+    ) -> web.Response:
+        self.webhook = None
+        return _ok(True)
 
     def _photo_size(self, content: bytes, width: int) -> dict[str, Any]:
         file_id = f"photo{len(self.files)}w{width}"

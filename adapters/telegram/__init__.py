@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from telegram import (
     Bot,
@@ -152,11 +153,12 @@ class TelegramAdapter:
         updater = self.app.updater
         assert updater is not None
         if self.config.webhook_url:
-            _require_webhook_support()
             secret = self.config.webhook_secret
             await updater.start_webhook(
-                listen="0.0.0.0",  # a webhook must be reachable from Telegram
+                listen=self.config.webhook_listen,
                 port=self.config.webhook_port,
+                # served under the public URL's path, so a reverse proxy can pass it through
+                url_path=urlsplit(self.config.webhook_url).path.strip("/"),
                 webhook_url=self.config.webhook_url,
                 secret_token=secret.get_secret_value() if secret else None,
                 allowed_updates=Update.ALL_TYPES,
@@ -200,14 +202,3 @@ class TelegramAdapter:
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("handling a Telegram update failed", exc_info=context.error)
-
-
-def _require_webhook_support() -> None:
-    """PTB's webhook server needs its ``webhooks`` extra (tornado); say so plainly."""
-    try:
-        import tornado  # noqa: F401
-    except ImportError:
-        raise ConfigError(
-            "telegram.webhook_url: webhook mode needs python-telegram-bot[webhooks] "
-            "(leave webhook_url unset for long polling)"
-        ) from None
