@@ -15,9 +15,16 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.observability.telemetry import NoTelemetry, Telemetry
 from bot.periods import Window, current_window
 from bot.ports import Outbox, VideoProvider
-from bot.records import JobRepository, QuotaKey, QuotaLedger
+from bot.records import (
+    JobRepository,
+    MemoryUserDirectory,
+    QuotaKey,
+    QuotaLedger,
+    UserDirectory,
+)
 from bot.status import StatusBoard
 
 
@@ -42,8 +49,13 @@ class Services:
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     stations: dict[str, Station] = field(default_factory=dict)
+    users: UserDirectory = field(default_factory=MemoryUserDirectory)
+    telemetry: Telemetry = field(default_factory=NoTelemetry)  # metrics (sora-bot run)
+    # whether the database accepts writes now (/healthz); None: nothing to probe
+    database_writable: Callable[[], Awaitable[bool]] | None = None
 
     def attach(self, platform: str, outbox: Outbox) -> Station:
+        outbox = self.telemetry.watch_outbox(platform, outbox)  # counts rate limits
         station = Station(outbox, StatusBoard(outbox, clock=self.monotonic, sleep=self.sleep))
         self.stations[platform] = station
         return station

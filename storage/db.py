@@ -15,6 +15,7 @@ always names the last migration fully applied. A migration file must not contain
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sqlite3
@@ -88,8 +89,9 @@ def decode_time(text: str) -> datetime:
 class Database:
     """An open, migrated database. Build it with ``async with Database.open(path) as db``."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, path: Path | None = None) -> None:
         self._connection = connection
+        self._path = path  # None: in memory
 
     @property
     def connection(self) -> aiosqlite.Connection:
@@ -114,7 +116,7 @@ class Database:
             connection.row_factory = sqlite3.Row
             for pragma in _CONNECTION_PRAGMAS:
                 await connection.execute(pragma)
-            database = cls(connection)
+            database = cls(connection, None if os.fspath(path) == MEMORY else Path(path))
             await database._migrate(load_migrations() if migrations is None else migrations)
             yield database
 
@@ -134,6 +136,20 @@ class Database:
     ) -> sqlite3.Row | None:
         rows = await self.fetch_all(sql, params)
         return rows[0] if rows else None
+
+    async def writable(self, lock_wait: float = 1.0) -> bool:
+        """Whether the database accepts writes now (``/healthz``): on a connection of its
+        own, take the write lock and change the schema, then roll back. A separate
+        connection, because a transaction on the shared one would swallow the statements
+        other coroutines run meanwhile. False when the file is gone, read-only, or locked by
+        another process for longer than ``lock_wait`` seconds."""
+        if self._path is None:
+            try:  # one call to the worker thread: nothing else runs inside the transaction
+                await self._connection.executescript("BEGIN IMMEDIATE; ROLLBACK;")
+            except sqlite3.Error:
+                return False
+            return True
+        return await asyncio.to_thread(_probe_writable, self._path, lock_wait)
 
     async def user_version(self) -> int:
         """The number of the last migration applied."""
@@ -165,3 +181,22 @@ class Database:
                 raise MigrationError(
                     f"migration {migration.version:04d}_{migration.name} failed: {exc}"
                 ) from exc
+
+
+def _probe_writable(path: Path, lock_wait: float) -> bool:
+    """See :meth:`Database.writable`; runs in a thread. ``mode=rw`` never creates a file."""
+    try:
+        probe = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=lock_wait, isolation_level=None
+        )
+    except sqlite3.Error:
+        return False
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("CREATE TABLE _writable_probe (x)")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        probe.close()

@@ -16,10 +16,31 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from bot.cli import check, demo, generate, run
+from bot.cli import (
+    check,
+    config_reference,
+    db_admin,
+    demo,
+    generate,
+    healthcheck,
+    jobs_admin,
+    quota_admin,
+    run,
+)
 from bot.errors import ConfigError
+from bot.observability.logs import configure_cli_logging
 
-COMMANDS = (run, demo, generate, check)
+COMMANDS = (
+    run,
+    demo,
+    generate,
+    check,
+    quota_admin,
+    jobs_admin,
+    db_admin,
+    healthcheck,
+    config_reference,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,12 +92,12 @@ async def _until_terminated(work: Coroutine[Any, Any, int]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    # structured or text, per [logging]; every configured secret is redacted
+    configure_cli_logging(
+        args.config,
+        verbose=args.verbose,
+        default_level="INFO" if args.command == "run" else "WARNING",  # run: job state lines
     )
-    # httpx logs every request URL at INFO; keep it quiet unless asked.
-    logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         return asyncio.run(_until_terminated(args.run(args)))
     except Terminated:
@@ -90,3 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sora-bot: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # through the logs, so that the traceback is redacted too
+        logging.getLogger("bot").critical("sora-bot stopped on an unexpected error", exc_info=True)
+        return 1

@@ -13,10 +13,14 @@ import asyncio
 import contextlib
 import logging
 
+from prometheus_client import CollectorRegistry
+
 from bot.cli.runtime import open_core
 from bot.config import Settings, load_settings
 from bot.core import Core
 from bot.errors import ConfigError
+from bot.observability.metrics import Metrics
+from bot.observability.server import ops_server
 from bot.ports import ChatPlatform
 
 log = logging.getLogger(__name__)
@@ -56,8 +60,16 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
         raise ConfigError("telegram.token / discord.token: neither is set (no platform to run on)")
     if not settings.providers:
         raise ConfigError("providers: none configured")
-    async with open_core(settings) as core, contextlib.AsyncExitStack() as running:
+    metrics = Metrics(CollectorRegistry()) if settings.metrics.port is not None else None
+    async with (
+        open_core(settings, telemetry=metrics) as core,
+        contextlib.AsyncExitStack() as running,
+    ):
         platforms = build_platforms(core, settings)
+        if metrics is not None:  # /metrics and /healthz, up first so that the start shows
+            await running.enter_async_context(
+                ops_server(settings.metrics, metrics.registry, platforms, core.s.database_writable)
+            )
         for platform in platforms:
             await platform.start()
             running.push_async_callback(platform.stop)

@@ -10,16 +10,25 @@ import httpx
 
 from bot.config import Settings
 from bot.core import Core
+from bot.observability.journal import JobJournal
+from bot.observability.telemetry import NoTelemetry, Telemetry
 from bot.providers import build_provider
 from bot.services import Services
 from storage.db import Database
 from storage.jobs import SqliteJobRepository
 from storage.quotas import SqliteQuotaLedger
+from storage.users import SqliteUserDirectory
 
 
 @asynccontextmanager
-async def open_core(settings: Settings, *, media_dir: Path | None = None) -> AsyncIterator[Core]:
-    """A ready core over the configured providers and database; shut down on exit."""
+async def open_core(
+    settings: Settings, *, media_dir: Path | None = None, telemetry: Telemetry | None = None
+) -> AsyncIterator[Core]:
+    """A ready core over the configured providers and database; shut down on exit.
+
+    Every job state change is logged (``JobJournal``) and reported to ``telemetry``
+    (``sora-bot run`` passes its metrics; by default nothing is recorded)."""
+    telemetry = telemetry if telemetry is not None else NoTelemetry()
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=40)
     async with (
         httpx.AsyncClient(timeout=60.0, limits=limits, follow_redirects=True) as client,
@@ -30,10 +39,14 @@ async def open_core(settings: Settings, *, media_dir: Path | None = None) -> Asy
             settings=settings,
             providers=providers,
             quotas=SqliteQuotaLedger(database),
-            jobs=SqliteJobRepository(database),
+            jobs=JobJournal(SqliteJobRepository(database), telemetry),
             media_dir=media_dir or settings.storage.media_dir,
+            telemetry=telemetry,
+            database_writable=database.writable,
+            users=SqliteUserDirectory(database),
         )
         core = Core(services)
+        telemetry.watch_queues(core.slots)
         try:
             yield core
         finally:
