@@ -208,6 +208,11 @@ class DiscordConfig(_Section):
     """User ids who are moderators in every guild."""
     sharded: bool = False
     """Run with automatic sharding (for bots in very many guilds)."""
+    edit_interval: Annotated[float, Field(ge=1.0, le=60.0)] = 1.25
+    """Seconds between two status edits in one channel, all jobs together (Discord allows
+    about 5 per 5 s per channel)."""
+    job_edit_interval: Annotated[float, Field(ge=0.0, le=60.0)] = 2.0
+    """Seconds between two progress edits of one job's status message."""
 
 
 class QuotaConfig(_Section):
@@ -277,6 +282,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
+        # an empty variable (``SORA_BOT_DISCORD__TOKEN=`` as .env.example has it) means
+        # "not set", not an empty token that would start an adapter bound to fail
+        env_ignore_empty=True,
         extra="forbid",
         frozen=True,
         use_attribute_docstrings=True,

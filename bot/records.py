@@ -77,6 +77,38 @@ class LedgerEntry:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class KnownUser:
+    """A user found by @username: their platform id and the name to show."""
+
+    user_id: str
+    display_name: str
+
+
+class UserDirectory(Protocol):
+    """Users the bot has seen, by @username, so that moderators can name them (Telegram
+    offers bots no lookup of a user by username). Usernames are matched case-blind."""
+
+    async def remember(
+        self, platform: str, username: str, user_id: str, display_name: str
+    ) -> None: ...
+
+    async def find(self, platform: str, username: str) -> KnownUser | None: ...
+
+
+class MemoryUserDirectory:
+    """A ``UserDirectory`` in a dict, for the demo and tests (the bot uses SQLite)."""
+
+    def __init__(self) -> None:
+        self._users: dict[tuple[str, str], KnownUser] = {}
+
+    async def remember(self, platform: str, username: str, user_id: str, display_name: str) -> None:
+        self._users[(platform, username.lower().lstrip("@"))] = KnownUser(user_id, display_name)
+
+    async def find(self, platform: str, username: str) -> KnownUser | None:
+        return self._users.get((platform, username.lower().lstrip("@")))
+
+
 class QuotaLedger(Protocol):
     """Append-only credit accounting; every mutation is atomic on its own.
 
@@ -155,6 +187,22 @@ class JobState(StrEnum):
 
 FINAL_STATES: frozenset[JobState] = frozenset({JobState.DELIVERED, JobState.FAILED})
 ACTIVE: frozenset[JobState] = frozenset(JobState) - FINAL_STATES
+# ``error_category`` of a job an operator cancelled (``sora-bot jobs cancel``): it is
+# ``failed`` like any job that ended without a video, with its credit refunded
+CANCELLED = "cancelled"
+
+
+class JobClosed(Exception):
+    """The job is already final, so its state can no longer change.
+
+    Raised by ``JobRepository.update`` when a running job's next step meets a row that
+    ended elsewhere: an operator cancelled it from the command line while the bot ran.
+    """
+
+    def __init__(self, job_id: str, state: JobState) -> None:
+        super().__init__(f"job {job_id} is already {state.value}")
+        self.job_id = job_id
+        self.state = state
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,7 +267,9 @@ class JobRepository(Protocol):
     async def update(self, job_id: str, **fields: object) -> JobRecord:
         """Change fields of a job (``KeyError`` if unknown); returns the stored record.
 
-        Sets ``updated_at``; moving to a final state sets ``finished_at``.
+        Sets ``updated_at``; moving to a final state sets ``finished_at``. A change of
+        ``state`` applies only while the job is active: final states are final, and
+        ``JobClosed`` says the job ended elsewhere (cancelled by an operator).
         """
         ...
 

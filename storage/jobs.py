@@ -15,7 +15,15 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import ChatMessage
-from bot.records import ACTIVE, FINAL_STATES, JobRecord, JobRepository, JobState, new_job_id
+from bot.records import (
+    ACTIVE,
+    FINAL_STATES,
+    JobClosed,
+    JobRecord,
+    JobRepository,
+    JobState,
+    new_job_id,
+)
 from storage.db import Database, decode_time, encode_time, utc_now
 
 _COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(JobRecord))
@@ -91,6 +99,9 @@ class SqliteJobRepository(JobRepository):
 
         ``updated_at`` becomes now. Moving to ``delivered``/``failed`` stamps
         ``finished_at`` (unless given); moving back to an active state clears it.
+        A change of ``state`` applies only to an active job, checked in the same
+        statement: a final job raises ``JobClosed`` (an operator may cancel a job from
+        another process while the bot runs it, and the bot must not revive it).
         """
         unknown = set(changes) - _UPDATABLE
         if unknown:
@@ -107,10 +118,14 @@ class SqliteJobRepository(JobRepository):
                 values["finished_at"] = None
         encoded = {column: _encode(column, value) for column, value in values.items()}
         assignments = ", ".join(f"{column} = :{column}" for column in encoded)
-        sql = f"UPDATE jobs SET {assignments} WHERE id = :job_id RETURNING *"
+        only_active = f" AND state IN ({_ACTIVE_LIST})" if "state" in values else ""
+        sql = f"UPDATE jobs SET {assignments} WHERE id = :job_id{only_active} RETURNING *"
         record = await self._fetch_one(sql, {**encoded, "job_id": job_id})
         if record is None:
-            raise KeyError(job_id)
+            current = await self.get(job_id)
+            if current is None:
+                raise KeyError(job_id)
+            raise JobClosed(job_id, current.state)
         return record
 
     async def find_by_message(

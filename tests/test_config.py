@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import config_path, load_settings
+from bot.config import Settings, config_path, load_settings
 from bot.errors import ConfigError
 from bot.models import Orientation, WireFormat
 
@@ -69,6 +69,18 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert settings.quota.period == "day"  # the rest of the section still comes from the file
     assert settings.telegram.token is not None
     assert settings.telegram.token.get_secret_value() == "env-token"
+
+
+def test_an_empty_variable_means_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """.env.example leaves the tokens of unused platforms empty: no adapter may start."""
+    monkeypatch.setenv("SORA_BOT_DISCORD__TOKEN", "")
+    monkeypatch.setenv("SORA_BOT_QUOTA__DEFAULT_LIMIT", "")
+    settings = load_settings(write(tmp_path, CONTRACT))
+    assert settings.discord.token is not None  # the file's value, not ""
+    assert settings.discord.token.get_secret_value() == "discord-secret-token"
+    assert settings.quota.default_limit == 5  # the file's
+    monkeypatch.setenv("SORA_BOT_TELEGRAM__TOKEN", "")
+    assert Settings().telegram.token is None  # no file, empty variable: not configured
 
 
 def test_api_key_from_named_variable(tmp_path: Path) -> None:
