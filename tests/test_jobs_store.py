@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.models import ChatMessage
-from bot.records import ACTIVE, JobRecord, JobState, new_job_id
+from bot.records import ACTIVE, JobRecord, JobState, KnownUser, new_job_id
 from storage.db import Database, Migration, MigrationError, load_migrations
 from storage.jobs import SqliteJobRepository
 
@@ -251,3 +251,16 @@ async def test_duplicate_ids_and_unknown_parents_are_integrity_errors(
         await jobs.create(replace(job, prompt="again"))
     with pytest.raises(sqlite3.IntegrityError):
         await jobs.create(make_job(parent_id="nosuchjob0"))
+
+
+async def test_user_directory_upserts_and_matches_usernames_case_blind(tmp_path: Path) -> None:
+    from storage.users import SqliteUserDirectory
+
+    async with Database.open(tmp_path / "bot.db") as database:
+        users = SqliteUserDirectory(database)
+        await users.remember("telegram", "Bob_X", "7", "Bob")
+        assert await users.find("telegram", "@bob_x") == KnownUser("7", "Bob")
+        assert await users.find("discord", "bob_x") is None  # per platform
+        await users.remember("telegram", "bob_x", "8", "Robert")  # the name moved to user 8
+        assert await users.find("telegram", "BOB_X") == KnownUser("8", "Robert")
+        assert await users.find("telegram", "nobody") is None

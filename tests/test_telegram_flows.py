@@ -149,6 +149,22 @@ async def test_moderator_commands_by_reply_username_and_id(tmp_path: Path) -> No
         assert balance.limit == 9
 
 
+async def test_a_seen_username_is_still_known_after_a_restart(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        fake = w.fake
+        group = fake.group_chat(GROUP)
+        admin = fake.user(31, "Ada", username="ada")
+        fake.members[(GROUP, 31)] = "administrator"
+        async with running(w):
+            fake.push_message(group, fake.user(32, "Ivan", username="Ivan_K"), "hi")
+            fake.push_message(group, admin, "/help")  # handled after hi: @ivan_k is stored
+            await fake.wait_for(lambda: len(fake.sent("sendMessage", GROUP)) == 1)
+        async with running(w):  # a new process: only the database remembers Ivan
+            fake.push_message(group, admin, "/quota add @ivan_k 2")
+            await fake.wait_for(lambda: len(fake.sent("sendMessage", GROUP)) == 2)
+        assert "Gave Ivan" in _texts(fake, GROUP)[-1]
+
+
 async def test_non_admin_is_refused_and_anonymous_admin_is_accepted(tmp_path: Path) -> None:
     async with world(tmp_path) as w, running(w):
         fake = w.fake

@@ -108,7 +108,7 @@ class TelegramAdapter:
             **intervals,  # type: ignore[arg-type]
         )
         self.moderators = Moderators(self.app.bot, config.moderators)
-        self.known_users = KnownUsers()
+        self.known_users = KnownUsers(core.s.users)
         self._poll_timeout = poll_timeout
         self._handler = UpdateHandler(
             core=core,

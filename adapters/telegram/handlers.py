@@ -72,9 +72,9 @@ class UpdateHandler:
     # ------------------------------------------------------------------ messages
 
     async def _on_message(self, message: Message) -> None:
-        self._known.remember(message.from_user)
+        await self._known.remember(message.from_user)
         if message.reply_to_message is not None:
-            self._known.remember(message.reply_to_message.from_user)
+            await self._known.remember(message.reply_to_message.from_user)
         if message.from_user is None:
             return
         conversation = conversation_of(message.chat, message)
@@ -118,7 +118,7 @@ class UpdateHandler:
         if command.name in ("sora", "quota"):
             inv = replace(inv, is_moderator=await self._moderators.check(message))
         if command.name == "quota":
-            return replace(inv, options=self._quota_target(message, command.rest))
+            return replace(inv, options=await self._quota_target(message, command.rest))
         if command.name == "sora":
             try:
                 image = await self._image(message)
@@ -128,7 +128,7 @@ class UpdateHandler:
             return replace(inv, image=image)
         return inv
 
-    def _quota_target(self, message: Message, text: str) -> dict[str, str]:
+    async def _quota_target(self, message: Message, text: str) -> dict[str, str]:
         """The user a moderator means: the author of the replied-to message, else a seen
         @username; numeric ids are understood by the core itself."""
         parent = message.reply_to_message
@@ -139,9 +139,9 @@ class UpdateHandler:
                 options["action"] = "show"
             return options
         for word in text.split():
-            found = self._known.resolve(word)
+            found = await self._known.resolve(word)
             if found is not None:
-                return {"target_id": found[0], "target_name": found[1]}
+                return {"target_id": found.user_id, "target_name": found.display_name}
         return {}
 
     async def _image(self, message: Message) -> ImageInput | None:
@@ -177,7 +177,7 @@ class UpdateHandler:
         if not isinstance(message, Message) or not job_id:
             await _quietly(query.answer())
             return
-        self._known.remember(query.from_user)
+        await self._known.remember(query.from_user)
         conversation = conversation_of(message.chat, message)
         result = MessageRef(conversation, str(message.message_id))
         locale = query.from_user.language_code

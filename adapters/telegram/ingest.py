@@ -5,6 +5,7 @@ Nothing here calls Telegram; the adapter (``adapters.telegram``) does the I/O ar
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final
@@ -12,6 +13,10 @@ from typing import Final
 from telegram import Chat, Message, PhotoSize, User
 
 from bot.models import Conversation, MessageRef, Platform, UserRef
+from bot.records import KnownUser, UserDirectory
+
+log = logging.getLogger(__name__)
+PLATFORM: Final = Platform.TELEGRAM.value
 
 KNOWN_COMMANDS: Final = frozenset({"start", "help", "sora", "quota"})
 DIRECT_SCOPE: Final = "direct"  # quota scope of private chats: one balance across them
@@ -89,23 +94,34 @@ def attached_document(message: Message) -> tuple[str, str] | None:
 class KnownUsers:
     """The @usernames the bot has seen, so ``/quota add @bob 3`` can find Bob's id.
 
-    In memory and bounded: Telegram offers no lookup of a user by username for bots."""
+    Telegram offers bots no lookup of a user by username, so every user the bot sees is
+    written to the core's ``UserDirectory`` (the database, so it survives restarts). A
+    bounded cache of what was last written keeps it to one write per new or changed user,
+    not one per message."""
 
-    def __init__(self, capacity: int = KNOWN_USERS_MEMORY) -> None:
-        self._by_username: OrderedDict[str, tuple[str, str]] = OrderedDict()
+    def __init__(self, directory: UserDirectory, capacity: int = KNOWN_USERS_MEMORY) -> None:
+        self._directory = directory
+        self._written: OrderedDict[str, KnownUser] = OrderedDict()
         self._capacity = capacity
 
-    def remember(self, user: User | None) -> None:
+    async def remember(self, user: User | None) -> None:
         if user is None or user.is_bot or not user.username:
             return
-        key = user.username.lower()
-        self._by_username[key] = (str(user.id), user.full_name)
-        self._by_username.move_to_end(key)
-        while len(self._by_username) > self._capacity:
-            self._by_username.popitem(last=False)
+        key, seen = user.username.lower(), KnownUser(str(user.id), user.full_name)
+        if self._written.get(key) != seen:
+            try:
+                await self._directory.remember(PLATFORM, key, seen.user_id, seen.display_name)
+            except Exception:  # a lookup aid: never worth failing the user's command for
+                log.exception("could not remember @%s", key)
+                return
+        self._written[key] = seen
+        self._written.move_to_end(key)
+        while len(self._written) > self._capacity:
+            self._written.popitem(last=False)
 
-    def resolve(self, token: str) -> tuple[str, str] | None:
-        """``(user_id, display_name)`` for ``@name``, or ``None`` if never seen."""
-        if not token.startswith("@"):
+    async def resolve(self, token: str) -> KnownUser | None:
+        """The user seen as ``@name``, or ``None`` if never seen (or not an @name)."""
+        if not token.startswith("@") or len(token) < 2:
             return None
-        return self._by_username.get(token[1:].lower())
+        key = token[1:].lower()
+        return self._written.get(key) or await self._directory.find(PLATFORM, key)
