@@ -16,7 +16,10 @@ from bot.models import Invocation, Reply
 from bot.records import Balance, QuotaKey
 from bot.services import Services
 
-_MENTION = re.compile(r"^<@!?(\d+)>$")
+# Platform user ids are ASCII digits: Telegram's fit in 52 bits, Discord's snowflakes in 64
+# (at most 20 digits). Anything else is not an id, and is not echoed back at length.
+_USER_ID = re.compile(r"^[0-9]{1,20}$")
+_MENTION = re.compile(r"^<@!?([0-9]{1,20})>$")
 HISTORY_LENGTH = 10
 
 
@@ -107,7 +110,7 @@ class QuotaCommands:
         mention = _MENTION.match(token)
         if mention:
             return mention.group(1), token
-        if token.isdigit():
+        if _USER_ID.match(token):
             return token, token
         raise InvalidRequest("unknown_user", user=token)
 

@@ -6,9 +6,23 @@ tests script their relay differently; the unified tests need a landscape clip).
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests.relay_fakes import FakeRelay, FakeTime, synth_clip
+
+# Hypothesis (the abuse suite, tests/test_abuse_*.py): no example database and no cache in
+# the working tree (no ``.hypothesis/``); in CI (``CI`` set) the examples are derived from
+# each test's name, so a run is repeatable; locally they are random, to keep exploring.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "sora-bot-hypothesis")
+settings.register_profile("ci", derandomize=True, max_examples=100, deadline=None, database=None)
+settings.register_profile("dev", max_examples=100, deadline=None, database=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="module")

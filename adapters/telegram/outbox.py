@@ -23,6 +23,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     ReplyParameters,
 )
@@ -156,7 +157,11 @@ class TelegramOutbox:
                 async with _mapped():
                     sent = await self._bot.send_video(
                         chat_id=int(conversation.channel),
-                        video=video_file,
+                        # a handle PTB must not read into memory: httpx streams it from
+                        # disk (read whole, 200 MB cost 590 MB of RSS: bench/transfer.py)
+                        video=InputFile(
+                            video_file, filename=f"sora-{job_id}.mp4", read_file_handle=False
+                        ),
                         duration=max(1, round(video.duration)),
                         width=video.width,
                         height=video.height,
@@ -167,7 +172,6 @@ class TelegramOutbox:
                         reply_parameters=_reply(reply_to),
                         message_thread_id=_thread(conversation),
                         reply_markup=markup,
-                        filename=f"sora-{job_id}.mp4",
                         write_timeout=write_timeout,
                         read_timeout=write_timeout,
                     )

@@ -40,8 +40,8 @@ from bot.models import (
 from bot.providers.base import BaseProvider, RunState
 from bot.providers.chat_parser import ChatState, TranscriptParser
 from bot.providers.http import error_from_payload, error_from_response, transport_error
-from bot.providers.polling import link_headers, resolve_link
-from bot.providers.sse import iter_sse_json
+from bot.providers.polling import PollPolicy, fetch_finished, link_headers, resolve_link
+from bot.providers.sse import iter_sse_json, iter_sse_lines
 
 log = logging.getLogger(__name__)
 
@@ -228,13 +228,17 @@ class ChatProvider(BaseProvider):
         if state.video_url:
             url = resolve_link(state.video_url, self.config.base_url)
             try:
-                video = await download_video(
-                    self.client,
-                    url,
-                    workdir,
-                    headers=link_headers(url, self.config.base_url, self.headers()),
-                    max_bytes=self.max_download_bytes,
-                    timeout=LINK_DOWNLOAD_TIMEOUT,
+                video = await fetch_finished(
+                    lambda: download_video(
+                        self.client,
+                        url,
+                        workdir,
+                        headers=link_headers(url, self.config.base_url, self.headers()),
+                        max_bytes=self.max_download_bytes,
+                        timeout=LINK_DOWNLOAD_TIMEOUT,
+                    ),
+                    sleep=self._sleep,
+                    policy=PollPolicy(interval=self.config.poll_interval),
                 )
             except MediaError as exc:  # an MP4 by its header that will not decode
                 raise ProviderError(
@@ -284,7 +288,8 @@ class ChatProvider(BaseProvider):
                     await response.aread()
                     raise error_from_response(response)
                 answering = True
-                async for payload in iter_sse_json(response.aiter_lines()):
+                lines = iter_sse_lines(response.aiter_text())
+                async for payload in iter_sse_json(lines):
                     for event in answer.absorb(payload):
                         yield event
         except httpx.HTTPError as exc:

@@ -15,7 +15,10 @@ than the SSE specification does:
 httpx-sse follows the specification strictly (an unprefixed line is a field named after
 its text), so it cannot survive the pretty-printed form; this module is small instead.
 :class:`SSEJSONDecoder` is synchronous and line-fed (easy to test and benchmark);
-:func:`iter_sse_json` drives it from ``httpx.Response.aiter_lines()``.
+:func:`iter_sse_json` drives it from lines, and :func:`iter_sse_lines` cuts the decoded
+body into lines where SSE ends them — only at CR, LF or CRLF. (``httpx``'s
+``aiter_lines()`` splits like ``str.splitlines``, also at U+2028, U+2029, U+0085, VT, FF
+and U+001C–U+001E, which a JSON string may carry raw: the chunk would be lost.)
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ JSONObject = dict[str, Any]
 # cannot make us buffer without end.
 MAX_PAYLOAD_CHARS = 1 << 20
 _FIELD = re.compile(r"(event|id|retry)\s*:", re.IGNORECASE)
+_LINE_END = re.compile(r"\r\n|\r|\n")  # https://html.spec.whatwg.org/#parsing-an-event-stream
 _DONE = "[DONE]"
 
 
@@ -168,10 +172,32 @@ def _parse(text: str) -> tuple[Any, bool]:
         return None, exc.pos >= len(text)
 
 
+async def iter_sse_lines(text: AsyncIterable[str]) -> AsyncIterator[str]:
+    """The lines of an SSE body given as decoded text in arbitrary pieces (typically
+    ``response.aiter_text()``), without their ends; a CRLF split between pieces is one end."""
+    unfinished: list[str] = []  # pieces of the current line
+    after_cr = False  # the previous piece ended with CR: a leading LF belongs to it
+    async for piece in text:
+        if after_cr and piece:
+            after_cr = False
+            if piece[0] == "\n":
+                piece = piece[1:]
+        start = 0
+        for end in _LINE_END.finditer(piece):
+            yield "".join(unfinished) + piece[start : end.start()]
+            unfinished, start = [], end.end()
+        if start < len(piece):
+            unfinished.append(piece[start:])
+        after_cr = after_cr or piece.endswith("\r")
+    if unfinished:
+        yield "".join(unfinished)
+
+
 async def iter_sse_json(lines: AsyncIterable[str]) -> AsyncIterator[JSONObject]:
     """Yield each JSON object of an SSE stream; stop at ``[DONE]`` or the end of ``lines``.
 
-    ``lines`` is typically ``response.aiter_lines()``. Transport errors propagate unchanged.
+    ``lines`` is typically ``iter_sse_lines(response.aiter_text())``. Transport errors
+    propagate unchanged.
     """
     decoder = SSEJSONDecoder()
     async for line in lines:
