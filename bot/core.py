@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,10 +31,15 @@ from bot.ports import VideoProvider
 from bot.queue import ProviderSlots
 from bot.quota_commands import QuotaCommands
 from bot.records import JobRecord, JobState
+from bot.recovery import local_copy
 from bot.runner import JobRunner
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+
+# A refusal quotes at most this much of one parameter (see ``_quotable``); two quoted
+# parameters and the longest template stay far below Discord's 2,000 characters.
+MAX_QUOTED_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +80,33 @@ class Core:
                 case _:
                     raise InvalidRequest("unknown_command", command=inv.command)
         except UserError as exc:
-            return Reply(texts.t(locale, exc.key, **exc.params), kind="error")
+            return Reply(texts.t(locale, exc.key, **_quotable(exc.params)), kind="error")
 
     async def recover(self, platform: str) -> int:
         """Resume or settle every unfinished job of ``platform`` (call once its outbox is
         attached). Returns how many jobs were resumed."""
         resumed = 0
         for job in await self.s.jobs.unfinished():
-            if job.platform != platform:
+            if job.platform != platform or job.id in self._running:
+                continue  # another platform's, or already being followed (recover twice)
+            if job.error_category is not None or job.result_message_id is not None:
+                # it had ended (failure recorded, or video sent) before the process died,
+                # maybe before its status said so: finish telling, never run it again
+                self._spawn(job.id, self.runner.conclude(job, refundable=self._refundable(job)))
                 continue
             provider = self.s.providers.get(job.provider)
             if provider is None:
                 await self._abandon(job, "provider_gone")
                 continue
-            if job.id in self._running:
-                continue  # already being followed (recover called twice)
             request = await self._request_for(job, provider)
             if job.state is JobState.QUEUED:
                 self._spawn(job.id, self.runner.run(job, request))  # never sent: safe now
+            elif (
+                job.state is JobState.UPLOADING
+                and (copy := await local_copy(self.s.media_dir / job.id)) is not None
+            ):
+                # the finished video is still on disk: deliver it (any format, no relay)
+                self._spawn(job.id, self.runner.run(job, request, video=copy))
             elif job.upstream_id and provider.capabilities.resumable:
                 self._spawn(job.id, self.runner.run(job, request, resume=True))
             else:
@@ -298,11 +312,16 @@ class Core:
         """A job that cannot be resumed: fail it, settle the credit, tell the user."""
         if job.platform not in self.s.stations:
             return
+        await self.runner.abandon(job, why, refundable=self._refundable(job))
+
+    def _refundable(self, job: JobRecord) -> bool:
+        """Whether an interrupted job's credit may come back: not when its relay bills
+        failures and the job had been sent (seed 000)."""
         provider = next((p for p in self.s.settings.providers if p.name == job.provider), None)
         billed = (
             provider is not None and provider.bills_failures and job.state is not JobState.QUEUED
         )
-        await self.runner.abandon(job, why, refundable=not billed)
+        return not billed
 
     def _spawn(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work, name=f"job:{job_id}")
@@ -330,3 +349,15 @@ def _history(parent: JobRecord) -> tuple[ChatMessage, ...]:
 
 def _with_locale(inv: Invocation, locale: str) -> Invocation:
     return replace(inv, locale=locale)
+
+
+def _quotable(params: Mapping[str, object]) -> dict[str, object]:
+    """A refusal's parameters, each text cut to ``MAX_QUOTED_CHARS``: refusals quote the
+    user's words (an unknown flag, model, user…), and a 4,000-character word would push
+    the answer over the platform's text limit, so the user would hear nothing at all."""
+    return {
+        name: value[: MAX_QUOTED_CHARS - 1] + "…"
+        if isinstance(value, str) and len(value) > MAX_QUOTED_CHARS
+        else value
+        for name, value in params.items()
+    }

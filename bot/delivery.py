@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # Leave room for the platform's own multipart overhead and rounding.
 FIT_MARGIN = 0.97
 RETRY_MARGIN = 0.8
+# Sends of one video while the platform answers "rate limited": a 429 storm in a busy group
+# hits several calls in a row, and a finished video must not be thrown away for it.
+UPLOAD_ATTEMPTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +106,16 @@ async def _upload(
     buttons: bool,
 ) -> MessageRef:
     """Send the video in the chat's turn; a rate limit pushes the chat's budget back and
-    the upload is retried once, in the next turn."""
-    try:
-        async with board.turn(parcel.conversation):
-            return await _send_video(outbox, parcel, video, thumbnail, buttons)
-    except PlatformRateLimited as exc:
-        board.rate_limited(parcel.conversation, exc.retry_after)
-    async with board.turn(parcel.conversation):
-        return await _send_video(outbox, parcel, video, thumbnail, buttons)
+    the upload is tried again in the next turn, ``UPLOAD_ATTEMPTS`` sends in all."""
+    for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+        try:
+            async with board.turn(parcel.conversation):
+                return await _send_video(outbox, parcel, video, thumbnail, buttons)
+        except PlatformRateLimited as exc:
+            if attempt == UPLOAD_ATTEMPTS:
+                raise
+            board.rate_limited(parcel.conversation, exc.retry_after)
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
 
 async def _send_video(

@@ -27,6 +27,7 @@ from bot.models import (
     Progress,
     ProviderEvent,
     Queued,
+    VideoFile,
 )
 from bot.queue import ProviderSlots
 from bot.records import CANCELLED, JobClosed, JobRecord, JobState
@@ -114,8 +115,15 @@ class JobRunner:
         self.slots = slots
 
     async def run(
-        self, job: JobRecord, request: GenerationRequest, *, resume: bool = False
+        self,
+        job: JobRecord,
+        request: GenerationRequest,
+        *,
+        resume: bool = False,
+        video: VideoFile | None = None,
     ) -> None:
+        """Run ``job`` to its end; ``resume`` follows its upstream id, ``video`` delivers a
+        finished copy a restart found on disk (``bot.recovery.local_copy``)."""
         workdir = self.s.media_dir / job.id
         finished = False
         status: StatusLine | None = None
@@ -125,12 +133,22 @@ class JobRunner:
                 posted = await status.post()
                 if posted is not None:
                     job = await self.s.jobs.update(job.id, status_message_id=posted.message_id)
-            slots = self.slots[job.provider]
-            async with slots.slot(lambda n: status.show(phase="queued", position=n)):
-                workdir.mkdir(parents=True, exist_ok=True)
-                outcome = await self._generate(job, request, status, resume)
+            if video is not None:
+                outcome: Completed | Failed = Completed(
+                    video,
+                    upstream_id=job.upstream_id,
+                    video_url=job.video_url,
+                    transcript=job.transcript,
+                    conversation=job.history,
+                )
+            else:
+                slots = self.slots[job.provider]
+                async with slots.slot(lambda n: status.show(phase="queued", position=n)):
+                    workdir.mkdir(parents=True, exist_ok=True)
+                    outcome = await self._generate(job, request, status, resume)
             job = await self.s.jobs.get(job.id) or job
             if isinstance(outcome, Failed):
+                self.s.telemetry.upstream_error(job.provider, outcome.category)
                 await self._fail(
                     job,
                     status,
@@ -238,9 +256,34 @@ class JobRunner:
             await self._fail(job, status, "undeliverable", str(exc), refundable=True)
             return
         result_id = delivered.message.message_id if delivered.message else None
-        await self.s.jobs.update(job.id, state=JobState.DELIVERED, result_message_id=result_id)
+        # recorded at once: from here a restart finishes telling, it never sends it again
+        job = await self.s.jobs.update(job.id, result_message_id=result_id)
+        await self._conclude_delivery(job, status)
+
+    async def _conclude_delivery(self, job: JobRecord, status: StatusLine) -> None:
+        """Charge, say Done, and only then mark the job delivered: a process that dies
+        while the status edit waits for the chat's budget leaves the job active, and the
+        next start finishes it (``conclude``) instead of leaving "Uploading" on screen."""
         await self.s.quotas.commit(job.id)
         await status.finish("done")
+        await self.s.jobs.update(job.id, state=JobState.DELIVERED)
+
+    async def conclude(self, job: JobRecord, *, refundable: bool) -> None:
+        """Finish a job that had ended when the previous process died (its video sent, or
+        its failure recorded) but whose status message may not say so yet."""
+        status = StatusLine(self.s, self.s.station(job.platform).board, job)
+        if job.error_category is not None:
+            await self._fail(
+                job,
+                status,
+                job.error_category,
+                job.error_message or "",
+                refundable=refundable,
+                task_id=job.upstream_id,
+            )
+        else:
+            await self._conclude_delivery(job, status)
+        shutil.rmtree(self.s.media_dir / job.id, ignore_errors=True)
 
     async def _caption(self, job: JobRecord) -> str:
         caps = self.s.station(job.platform).outbox.capabilities(conversation_of(job))
@@ -288,15 +331,21 @@ class JobRunner:
     ) -> None:
         """Record the failure, settle the credit, and make sure the user hears of it.
 
-        Idempotent: a job already final is left alone. The state is written before the
-        credit moves, so a crash in between never leaves a live job with its credit back.
+        Idempotent: a job already final is left alone. The error is written before the
+        credit moves, and the job turns ``failed`` only once the user has been told: a
+        restart in between finds an active job with an error and finishes telling it
+        (``conclude``), so a job with its credit back never runs again and no status
+        message is left showing progress.
         """
         current = await self.s.jobs.get(job.id)
         if current is not None and not current.active:
             return
         locale = job.locale
         await self.s.jobs.update(
-            job.id, state=JobState.FAILED, error_category=category, error_message=message
+            job.id,
+            state=current.state if current else job.state,  # still active, or JobClosed
+            error_category=category,
+            error_message=message,
         )
         if self.s.settings.quota.refund_on_failure and refundable:
             await self.s.quotas.refund(job.id, note=category)
@@ -326,6 +375,7 @@ class JobRunner:
                     )
             except Exception as exc:  # the chat itself may be gone: nothing more to do
                 log.warning("job %s: could not report its failure: %s", job.id, exc)
+        await self.s.jobs.update(job.id, state=JobState.FAILED)
 
 
 def failure_reason(

@@ -13,6 +13,9 @@ Both formats submit a job, then ask for its state until it ends (upstream-api.md
   its ``async for``; the per-job deadline of ``BaseProvider`` bounds the whole thing.
 - :func:`phase_of` folds the relays' many status words into four phases, and
   :class:`ProgressTracker` turns snapshots into the Queued/Progress events worth showing.
+- :func:`fetch_finished` downloads a finished video, retrying a 429, a transient error
+  and a 502 a few times: the job is done (and maybe billed) upstream, one bad minute of a
+  proxy must not throw the video away. All three formats use it.
 - :func:`send_create` sends the create exactly once (never retried: no idempotency keys);
   :func:`failure_in` / :func:`job_failure` read a failure out of a job body in either
   error envelope (the base provider keeps the API key out of every failure message).
@@ -259,6 +262,44 @@ def job_failure(raw: Mapping[str, Any], upstream_id: str) -> ProviderError:
         f"the relay reports the job {status} without a reason",
         upstream_id=upstream_id,
     )
+
+
+DOWNLOAD_ATTEMPTS = 3
+
+
+async def fetch_finished(
+    fetch: Callable[[], Awaitable[T]],
+    *,
+    sleep: Sleep,
+    policy: PollPolicy,
+    attempts: int = DOWNLOAD_ATTEMPTS,
+    rng: Callable[[], float] = random.random,
+) -> T:
+    """``await fetch()`` (a finished video's download), tried up to ``attempts`` times.
+
+    Retried, with :meth:`PollPolicy.backoff`: what a poll retries (429, 5xx, transport
+    failures), and a 502, which relays answer for an expired asset (upstream-api.md §1.1)
+    but any proxy may answer for a minute; it is believed to mean "expired" only when it
+    lasts. Anything else is raised at once. The per-job deadline bounds the waits.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await fetch()
+        except ProviderError as exc:
+            healable = exc.category.retryable or (
+                exc.category is ErrorCategory.EXPIRED and exc.status == 502
+            )
+            if not healable or attempt == attempts:
+                raise
+            delay = policy.backoff(attempt, exc.retry_after, rng())
+            log.warning(
+                "video download failed (%s, attempt %d), retrying in %.1fs",
+                exc.category.value,
+                attempt,
+                delay,
+            )
+            await sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
 
 async def send_create(

@@ -30,6 +30,7 @@ from bot.providers.polling import (
     accepted_id,
     as_datetime,
     failure_in,
+    fetch_finished,
     job_failure,
     json_object,
     link_headers,
@@ -121,13 +122,17 @@ class UnifiedProvider(BaseProvider):
         job, link = final
         link = resolve_link(link, self.config.base_url)
         try:
-            video = await download_video(
-                self.client,
-                link,
-                workdir,
-                headers=link_headers(link, self.config.base_url, self.headers()),
-                max_bytes=self.max_download_bytes,
-                timeout=LINK_DOWNLOAD_TIMEOUT,
+            video = await fetch_finished(
+                lambda: download_video(
+                    self.client,
+                    link,
+                    workdir,
+                    headers=link_headers(link, self.config.base_url, self.headers()),
+                    max_bytes=self.max_download_bytes,
+                    timeout=LINK_DOWNLOAD_TIMEOUT,
+                ),
+                sleep=self._sleep,
+                policy=policy,
             )
         except MediaError as exc:
             raise ProviderError(

@@ -33,6 +33,7 @@ from bot.providers.polling import (
     accepted_id,
     as_datetime,
     failure_in,
+    fetch_finished,
     job_failure,
     json_object,
     link_headers,
@@ -195,7 +196,11 @@ class VideosProvider(BaseProvider):
                         break
         if final is None:  # pragma: no cover - poll() only ends by raising
             raise ProviderError(ErrorCategory.TRANSIENT, "polling ended without a result")
-        video, link = await self._fetch_content(upstream_id, workdir)
+        video, link = await fetch_finished(
+            lambda: self._fetch_content(upstream_id, workdir),
+            sleep=self._sleep,
+            policy=PollPolicy(interval=self.config.poll_interval),
+        )
         yield Completed(
             video,
             upstream_id=upstream_id,
