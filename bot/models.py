@@ -198,6 +198,9 @@ class Capabilities:
     edit_interval: float  # seconds between status edits in this chat, shared by all jobs
     buttons: bool
     markup: Literal["html", "markdown", "plain"] = "plain"
+    # seconds between two progress edits of one status message (0: the chat's budget only);
+    # phase changes and final texts do not wait for it (Discord: one edit per 2 s per job)
+    message_interval: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

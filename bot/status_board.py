@@ -8,6 +8,8 @@ edits per five seconds per channel), and they count every job in a chat together
   ``Capabilities.edit_interval`` seconds, shared by all jobs, by new status posts and by
   the result videos and notices sent in their turn (``take_turn``);
 - only the latest wanted text of a message is kept; stale progress is dropped, never queued;
+- with ``Capabilities.message_interval``, progress of one message also waits that long after
+  its previous edit (Discord: one edit per 2 s per job); phase changes and finals do not;
 - final texts go first, then phase changes (``urgent``), then progress, oldest wish first;
 - an identical text is never sent twice to a message (Telegram rejects it);
 - ``PlatformRateLimited`` pushes the chat's next slot back and the edit is retried later with
@@ -66,6 +68,7 @@ class _Message:
     since: int = 0  # when it started waiting (a sequence number): oldest wish goes first
     final: bool = False
     failures: int = 0
+    not_before: float = float("-inf")  # progress edits wait until then (message_interval)
     waiters: list[asyncio.Future[bool]] = field(default_factory=list)
 
 
@@ -125,7 +128,9 @@ class StatusBoard:
                     self._spend_slot(chat, conversation)
                     return None
                 self._spend_slot(chat, conversation)
-                self._messages[ref] = _Message(ref, shown=text)
+                self._messages[ref] = _Message(
+                    ref, shown=text, not_before=self._message_slot(conversation)
+                )
                 return ref
         return None
 
@@ -264,6 +269,10 @@ class StatusBoard:
         interval = self._outbox.capabilities(conversation).edit_interval
         chat.next_slot = max(chat.next_slot, self._clock() + interval)
 
+    def _message_slot(self, conversation: Conversation) -> float:
+        """When a message just sent or edited may next show progress."""
+        return self._clock() + self._outbox.capabilities(conversation).message_interval
+
     def _push_back(self, chat: _Chat, conversation: Conversation, retry_after: float) -> None:
         log.warning("chat %s:%s rate limited for %.1fs", *chat.key, retry_after)
         self._spend_slot(chat, conversation)
@@ -273,11 +282,21 @@ class StatusBoard:
         """Send the most important pending edit of ``chat`` in each slot until none is left."""
         try:
             while chat.pending and not self._closed:
+                pause = 0.0
                 async with chat.lock:
                     await self._wait_for_slot(chat)
-                    if chat.pending:
-                        entry = min(chat.pending.values(), key=lambda e: (e.rank, e.since))
-                        await self._edit(chat, entry)
+                    now = self._clock()
+                    due = [
+                        e
+                        for e in chat.pending.values()
+                        if e.rank < RANK_PROGRESS or e.not_before <= now
+                    ]
+                    if due:
+                        await self._edit(chat, min(due, key=lambda e: (e.rank, e.since)))
+                    elif chat.pending:  # only progress of messages edited a moment ago
+                        pause = min(e.not_before for e in chat.pending.values()) - now
+                if pause > 0:
+                    await self._sleep(pause)
         except Exception:  # a bug here must not leave finish() callers waiting forever
             log.exception("status board worker for %s:%s crashed", *chat.key)
             for entry in list(chat.pending.values()):
@@ -325,6 +344,7 @@ class StatusBoard:
             entry.in_flight = None
         self._spend_slot(chat, conversation)
         entry.shown = text
+        entry.not_before = self._message_slot(conversation)
         if entry.wanted is wish:
             entry.wanted = None
             chat.pending.pop(entry.ref, None)

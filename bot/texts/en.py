@@ -73,6 +73,7 @@ TEXTS: Final[dict[str, str]] = {
     ),
     "failed.provider_gone": "The video service for this job is no longer configured.",
     "failed.undeliverable": "The video was made but could not be posted here: {message}",
+    "failed.cancelled": "An operator cancelled this job.",
     "refunded": "Your {cost} credit(s) have been refunded.",
     "not_refunded": "This attempt still counts against your credits.",
     "task_id": "Task id: {task_id}",
@@ -178,4 +179,40 @@ TEXTS: Final[dict[str, str]] = {
         "/quota history @user: their credit history"
     ),
     "help.models": "Models here: {models}",
+    # ------------------------------------------------------------------ Discord
+    "command.quota.me": "Your credits left this period",
+    "command.quota.show": "A member’s credits (moderators)",
+    "command.quota.set": "Set a member’s limit per period (moderators)",
+    "command.quota.add": "Give a member extra credits (moderators)",
+    "command.quota.reset": "Start a member’s period afresh (moderators)",
+    "command.quota.default": "Set everyone’s limit here (moderators)",
+    "command.quota.history": "A member’s credit history (moderators)",
+    "command.remix_with_sora": "Remix with Sora",
+    "discord.missing_permissions": (
+        "I can’t post videos in this channel: I need the {permissions} permission here. "
+        "Ask a server admin to grant it, or use me in another channel."
+    ),
+    "discord.permission.view_channel": "View Channel",
+    "discord.permission.send_messages": "Send Messages",
+    "discord.permission.send_messages_in_threads": "Send Messages in Threads",
+    "discord.permission.attach_files": "Attach Files",
+    "discord.permission.read_message_history": "Read Message History",
+    "discord.command_failed": "Something went wrong on my side. Please try again.",
+    "discord.help_reply": ", or reply to the video with your change",
+    "discord.help": (
+        "🎬 I turn a sentence into a short video.\n"
+        "\n"
+        "/sora prompt: a cat surfing at sunset\n"
+        "Optional: model, seconds, orientation, image (start from a picture), "
+        "provider (when there are several).\n"
+        "\n"
+        "Under each video, “Remix” asks what to change and “Again” makes another take. "
+        "You can also open a video’s menu → Apps → “Remix with Sora”{reply_hint}.\n"
+        "\n"
+        "/quota me: your credits left this period\n"
+        "\n"
+        "Moderators (Manage Server, or a moderator role):\n"
+        "/quota show user · /quota set user amount · /quota add user amount · "
+        "/quota reset user · /quota default amount · /quota history user"
+    ),
 }

@@ -59,6 +59,7 @@ TEXTS: Final[dict[str, str]] = {
     "failed.interrupted": "机器人在制作过程中重启了，这个任务没法接着做下去。",
     "failed.provider_gone": "这个任务用的视频服务已经不在配置里了。",
     "failed.undeliverable": "视频做好了，但没能发到这里：{message}",
+    "failed.cancelled": "管理员取消了这个任务。",
     "refunded": "已退还 {cost} 次额度。",
     "not_refunded": "这次仍会扣除额度。",
     "task_id": "任务编号：{task_id}",
@@ -159,4 +160,40 @@ TEXTS: Final[dict[str, str]] = {
         "/quota history @用户：查看额度记录"
     ),
     "help.models": "这里可用的模型：{models}",
+    # ------------------------------------------------------------------ Discord
+    "command.quota.me": "查看本周期还剩多少额度",
+    "command.quota.show": "查看成员的额度（管理员）",
+    "command.quota.set": "设定成员每周期的额度上限（管理员）",
+    "command.quota.add": "给成员额外赠送额度（管理员）",
+    "command.quota.reset": "重置成员本周期的额度（管理员）",
+    "command.quota.default": "设定这里所有人的默认额度（管理员）",
+    "command.quota.history": "查看成员的额度记录（管理员）",
+    "command.remix_with_sora": "用 Sora 改一改",
+    "discord.missing_permissions": (
+        "我没法在这个频道发视频：需要在这里拥有 {permissions} 权限。"
+        "请服务器管理员授予权限，或者换个频道使用。"
+    ),
+    "discord.permission.view_channel": "查看频道",
+    "discord.permission.send_messages": "发送消息",
+    "discord.permission.send_messages_in_threads": "在子区中发送消息",
+    "discord.permission.attach_files": "附加文件",
+    "discord.permission.read_message_history": "阅读消息历史",
+    "discord.command_failed": "我这边出了点问题，请再试一次。",
+    "discord.help_reply": "，或者直接回复视频写上想改的地方",
+    "discord.help": (
+        "🎬 我能把一句话变成一段短视频。\n"
+        "\n"
+        "/sora prompt: 一只在夕阳下冲浪的猫\n"
+        "可选：model（模型）、seconds（时长）、orientation（横竖屏）、image（以图片为起点）、"
+        "provider（有多个服务商时）。\n"
+        "\n"
+        "每个视频下面：点「改一改」写上想改的地方，点「再来一个」重新生成一版。"
+        "也可以打开视频的菜单 → 应用 → 「用 Sora 改一改」{reply_hint}。\n"
+        "\n"
+        "/quota me：查看本周期还剩多少额度\n"
+        "\n"
+        "管理员（拥有“管理服务器”权限或管理员身份组）：\n"
+        "/quota show 用户 · /quota set 用户 次数 · /quota add 用户 次数 · "
+        "/quota reset 用户 · /quota default 次数 · /quota history 用户"
+    ),
 }
