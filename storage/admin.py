@@ -12,17 +12,15 @@ move a final job's state and raises ``JobClosed``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from bot.records import CANCELLED, JobRecord, JobState, LedgerEntry
-from storage.db import Database, _probe_writable, decode_time, encode_time, utc_now
+from storage.db import Database, encode_time, utc_now
 from storage.jobs import SqliteJobRepository
-from storage.quotas import SqliteQuotaLedger
+from storage.quotas import SqliteQuotaLedger, ledger_entry
 from storage.users import SqliteUserDirectory
 
 # ``uploading`` is missing on purpose: once the video is on its way to the chat, it is too
@@ -123,18 +121,7 @@ class OperatorStore:
     async def job_ledger(self, job_id: str) -> list[LedgerEntry]:
         """The job's ledger rows (its reservation and settlement), oldest first."""
         rows = await self._db.fetch_all(_JOB_LEDGER, {"job_id": job_id})
-        return [
-            LedgerEntry(
-                id=int(row["id"]),
-                kind=str(row["kind"]),
-                amount=int(row["amount"]),
-                job_id=row["job_id"],
-                actor=row["actor"],
-                note=row["note"],
-                at=decode_time(row["at"]),
-            )
-            for row in rows
-        ]
+        return [ledger_entry(row) for row in rows]
 
     async def cancel(self, job_id: str, actor: str) -> Cancellation | None:
         """Cancel a queued or running job and refund it, atomically; ``None`` if no such job.
@@ -168,10 +155,3 @@ class OperatorStore:
             await self._db.fetch_all("ROLLBACK")
             raise
         await self._db.fetch_all("COMMIT")
-
-
-async def database_writable(path: Path, lock_wait: float) -> bool:
-    """Whether the database file exists and accepts writes now (waiting up to
-    ``lock_wait`` seconds for another process's write), probed on a connection of its own
-    that never creates the file nor migrates it (the bot may be migrating it)."""
-    return await asyncio.to_thread(_probe_writable, path, lock_wait)

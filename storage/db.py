@@ -149,7 +149,7 @@ class Database:
             except sqlite3.Error:
                 return False
             return True
-        return await asyncio.to_thread(_probe_writable, self._path, lock_wait)
+        return await database_writable(self._path, lock_wait)
 
     async def user_version(self) -> int:
         """The number of the last migration applied."""
@@ -181,6 +181,13 @@ class Database:
                 raise MigrationError(
                     f"migration {migration.version:04d}_{migration.name} failed: {exc}"
                 ) from exc
+
+
+async def database_writable(path: Path, lock_wait: float) -> bool:
+    """Whether the database file exists and accepts writes now (waiting up to
+    ``lock_wait`` seconds for another process's write), probed on a connection of its own
+    that never creates the file nor migrates it (the bot may be migrating it)."""
+    return await asyncio.to_thread(_probe_writable, path, lock_wait)
 
 
 def _probe_writable(path: Path, lock_wait: float) -> bool:

@@ -22,6 +22,7 @@ connection cannot both pass a check that only one of them should.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -203,19 +204,7 @@ class SqliteQuotaLedger(QuotaLedger):
 
     async def history(self, key: QuotaKey, limit: int = 10) -> list[LedgerEntry]:
         params = {**_identity(key), "limit": limit}
-        rows = await self._db.fetch_all(_HISTORY, params)
-        return [
-            LedgerEntry(
-                id=int(row["id"]),
-                kind=str(row["kind"]),
-                amount=int(row["amount"]),
-                job_id=row["job_id"],
-                actor=row["actor"],
-                note=row["note"],
-                at=decode_time(row["at"]),
-            )
-            for row in rows
-        ]
+        return [ledger_entry(row) for row in await self._db.fetch_all(_HISTORY, params)]
 
     async def charged(self, job_id: str) -> bool:
         row = await self._db.fetch_one(_CHARGED, {"job_id": job_id})
@@ -258,6 +247,19 @@ class SqliteQuotaLedger(QuotaLedger):
 
     def _now(self) -> str:
         return encode_time(self._clock())
+
+
+def ledger_entry(row: sqlite3.Row) -> LedgerEntry:
+    """One ``ledger`` row as the record moderators and operators see."""
+    return LedgerEntry(
+        id=int(row["id"]),
+        kind=str(row["kind"]),
+        amount=int(row["amount"]),
+        job_id=row["job_id"],
+        actor=row["actor"],
+        note=row["note"],
+        at=decode_time(row["at"]),
+    )
 
 
 def _identity(key: QuotaKey) -> dict[str, object]:

@@ -22,7 +22,7 @@ import urllib.request
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from storage.admin import database_writable
+from storage.db import database_writable
 
 TIMEOUT_SECONDS = 5.0
 # Addresses that mean "every interface": the check connects over loopback instead.
