@@ -190,7 +190,8 @@ class TelegramConfig(_Section):
     webhook_port: int = 8443
     """The local port the webhook server listens on."""
     webhook_secret: SecretStr | None = None
-    """The secret Telegram sends with every webhook call (checked on each one)."""
+    """Required in webhook mode: the secret Telegram sends with every webhook call
+    (checked on each one; letters, digits, `_` and `-`, up to 256)."""
 
 
 class DiscordConfig(_Section):

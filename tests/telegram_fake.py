@@ -219,6 +219,14 @@ class FakeBotApi:
     def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
         return self._messages[(chat_id, message_id)]
 
+    def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """The messages the bot has sent to ``chat_id``, oldest first (to reply to them)."""
+        return [
+            message
+            for (chat, _), message in sorted(self._messages.items())
+            if chat == chat_id and message["from"]["id"] == BOT_ID
+        ]
+
     # ------------------------------------------------------------------ HTTP
 
     async def _api(self, request: web.Request) -> web.Response:

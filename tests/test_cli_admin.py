@@ -263,6 +263,29 @@ def test_db_backup_command(seeded: Seeded, cli, tmp_path: Path) -> None:
         assert copy.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 4
 
 
+def test_db_backup_refuses_unsafe_targets_in_one_line(
+    seeded: Seeded, cli, db_path: Path, tmp_path: Path
+) -> None:
+    """Never the database's own files, never a directory (even with --force); a target the
+    filesystem refuses is an error line and exit 1, not a traceback."""
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    not_a_directory = tmp_path / "notes.txt"
+    not_a_directory.write_text("x", encoding="utf-8")
+    before = db_path.read_bytes()
+    for target, says in (
+        (db_path, "the database"),
+        (Path(f"{db_path}-wal"), "-wal"),
+        (directory, "is a directory"),
+        (not_a_directory / "copy.db", "failed"),
+    ):
+        code, out, err = cli("db", "backup", str(target), "--force")
+        assert code == 1 and says in err and "Traceback" not in out + err, (target, err)
+        assert len(err.strip().splitlines()) == 1
+    assert db_path.read_bytes() == before and list(directory.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_jobs_list_through_the_installed_script(seeded: Seeded, db_path: Path) -> None:
     script = Path(sys.executable).parent / "sora-bot"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "bot"]

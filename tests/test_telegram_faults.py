@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from adapters.telegram import TelegramAdapter
 from bot.errors import MessageGone, PlatformRateLimited
 from bot.models import Conversation, MessageRef, Platform
 from bot.records import JobState
@@ -33,8 +35,11 @@ async def test_a_deleted_status_message_does_not_stop_delivery(tmp_path: Path) -
         assert upload.json_field("reply_parameters")["allow_sending_without_reply"] is True
         job = await bot.core.s.jobs.find_by_message("telegram", "61", str(upload.message_id))
         assert job is not None and job.state is JobState.DELIVERED
-        late_edits = [c for m, c in fake.calls if m == "editMessageText"]
-        assert late_edits  # it tried, was told "not found", and carried on
+        tried = [c for m, c in fake.calls if m == "editMessageText"]
+        landed = fake.sent("editMessageText", 61)
+        refused = [c for c in tried if c not in landed]
+        # it tried once, was told "not found", and carried on without asking again
+        assert [c["message_id"] for c in refused] == [str(status_id)]
 
 
 async def test_413_falls_back_to_a_smaller_upload(tmp_path: Path) -> None:
@@ -71,12 +76,30 @@ async def test_bot_removed_from_the_group_mid_job_refunds_and_keeps_running(
         await bot.core.wait_idle()
 
 
-async def test_the_bot_survives_get_updates_failing(tmp_path: Path) -> None:
+async def test_the_bot_survives_telegram_failing_at_start_and_while_polling(
+    tmp_path: Path,
+) -> None:
     async with world(tmp_path) as w:
-        fake = w.fake
-        fake.fail_next_get_updates = 1  # Telegram restarting: 502 on the first long poll
-        async with running(w):
-            await _help_answered(fake)
+        w.fake.fail_next["deleteWebhook"] = 1  # a 502 while polling starts: retried
+        async with running(w) as bot:
+            await _polling_survives(w.fake, bot.adapter)
+
+
+async def _polling_survives(fake: FakeBotApi, adapter: TelegramAdapter) -> None:
+    """A 502 on ``getUpdates``: /healthz says so meanwhile, and the bot carries on."""
+    assert adapter.connected and fake.fail_next["deleteWebhook"] == 0
+    fake.fail_next_get_updates = 1  # Telegram restarting: 502 on the next long poll
+    await _until(fake, lambda: not adapter.connected)  # /healthz would answer 503 now
+    await _until(fake, lambda: adapter.connected)  # PTB polled again, with success
+    await _help_answered(fake)
+
+
+async def _until(fake: FakeBotApi, condition: Callable[[], bool], within: float = 10.0) -> None:
+    """Wait for a state the fake cannot see (how the bot read an answer), re-checking after
+    each call the bot makes (PTB polls at least twice a second)."""
+    async with asyncio.timeout(within):
+        while not condition():
+            await fake.next_activity()
 
 
 async def _help_answered(fake: FakeBotApi) -> None:

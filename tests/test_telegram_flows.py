@@ -68,13 +68,23 @@ async def test_again_and_remix_buttons(tmp_path: Path) -> None:
         assert result_id is not None
 
         fake.push_callback(finn, GROUP, result_id, f"r:{first.id}")
-        await fake.wait_for(lambda: "Reply to the video" in _texts(fake, GROUP)[-1])
+        await fake.wait_for(lambda: "What should change?" in _texts(fake, GROUP)[-1])
         fake.push_callback(finn, GROUP, result_id, f"a:{first.id}")
         await fake.wait_for(lambda: len(fake.videos) == 2)
         await bot.core.wait_idle()
         again = await _result_job(bot, fake, GROUP, 1)
         assert again.prompt == first.prompt and again.parent_id is None
         assert len(fake.sent("answerCallbackQuery")) == 2
+
+        # answering the Remix prompt itself (not the video) changes the video it was about
+        prompt = next(
+            m for m in fake.bot_messages(GROUP) if "What should change?" in m.get("text", "")
+        )
+        fake.push_message(fake.group_chat(GROUP), finn, "now at night", reply_to=prompt)
+        await fake.wait_for(lambda: len(fake.videos) == 3)
+        await bot.core.wait_idle()
+        remix = await _result_job(bot, fake, GROUP, 2)
+        assert remix.parent_id == first.id and "now at night" in remix.prompt
 
 
 async def test_photo_as_caption_or_replied_to_is_the_start_image(tmp_path: Path) -> None:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
+from adapters.telegram import build_application
+from bot.config import TelegramConfig
+from bot.errors import ConfigError
 from bot.records import JobState
 from tests.telegram_rig import running, world
 
@@ -54,3 +58,17 @@ async def test_updates_arrive_by_webhook_and_a_wrong_secret_is_refused(tmp_path:
             assert len(fake.videos) == 1 and not any(
                 method == "getUpdates" for method, _ in fake.calls
             )
+
+
+@pytest.mark.parametrize("secret", [None, "", "has spaces", "x" * 257])
+def test_webhook_mode_needs_a_secret_telegram_accepts(secret: str | None) -> None:
+    """Without it, anyone who learns the URL could post updates as any user (a configured
+    moderator included)."""
+    config = TelegramConfig(
+        token=SecretStr("1:a"),
+        webhook_url="https://bot.example/hook",
+        webhook_secret=SecretStr(secret) if secret is not None else None,
+    )
+    with pytest.raises(ConfigError, match="webhook_secret"):
+        build_application(config)
+    build_application(config.model_copy(update={"webhook_secret": SecretStr(SECRET)}))

@@ -5,14 +5,18 @@ Telegram restarts of ``getUpdates`` with backoff). Each update is handled concur
 (``concurrent_updates``) and quickly: the core answers at once and runs the job as a
 background task, so one slow job never delays other updates. ``telegram.api_url`` points
 PTB at a local Bot API server (https://github.com/tdlib/telegram-bot-api), which is also how
-the tests point it at a fake one.
+the tests point it at a fake one. ``connected`` (``/healthz``) turns False while
+``getUpdates`` fails (Telegram down, a revoked token, a second instance polling) and True
+again with the next poll that succeeds.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from telegram import (
@@ -24,6 +28,7 @@ from telegram import (
 )
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
 from adapters.telegram.handlers import UpdateHandler
 from adapters.telegram.ingest import KnownUsers
@@ -42,6 +47,14 @@ log = logging.getLogger(__name__)
 
 # Loggers that print request URLs, which carry the bot token (``/bot<token>/method``).
 URL_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Updater")
+# The updates the bot acts on; the rest (edits, reactions, member changes…) would only
+# cost traffic in busy groups.
+ALLOWED_UPDATES: Final = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Start-up calls (deleteWebhook / setWebhook) retried with backoff before giving up, so a
+# Telegram hiccup while the bot starts does not stop it (about 13 s of retries in all).
+BOOTSTRAP_RETRIES: Final = 5
+# https://core.telegram.org/bots/api#setwebhook: secret_token is 1-256 of these characters
+WEBHOOK_SECRET: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class TokenRedactor(logging.Filter):
@@ -58,19 +71,59 @@ class TokenRedactor(logging.Filter):
         return True
 
 
-def build_application(config: TelegramConfig) -> Application:  # type: ignore[type-arg]
-    """A PTB application for ``config``: token, Bot API server, concurrent updates."""
+class PollingRequest(HTTPXRequest):
+    """The connection ``getUpdates`` runs on, watched: ``failing`` from a poll that failed
+    (a network error or an error status) until the next one that succeeds. PTB retries the
+    poll by itself; this only lets the adapter say whether updates are coming in."""
+
+    def __init__(self) -> None:
+        super().__init__(connection_pool_size=1)  # PTB's own choice for getUpdates
+        self.failing = False
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        try:
+            code, payload = await super().do_request(*args, **kwargs)
+        except Exception:  # not CancelledError: stopping is no failure
+            self.failing = True
+            raise
+        self.failing = not 200 <= code < 300
+        return code, payload
+
+
+def build_application(config: TelegramConfig, polling: PollingRequest | None = None) -> Application:  # type: ignore[type-arg]
+    """A PTB application for ``config``: token, Bot API server, concurrent updates, and
+    ``polling`` as the connection of ``getUpdates``."""
     if config.token is None:
         raise ConfigError("telegram.token: not set")
+    if config.webhook_url:
+        secret = config.webhook_secret.get_secret_value() if config.webhook_secret else ""
+        if not WEBHOOK_SECRET.fullmatch(secret):
+            # without it anyone who learns the URL can post updates as any user, a
+            # configured moderator included
+            raise ConfigError(
+                "telegram.webhook_secret: required in webhook mode, 1-256 characters "
+                "of A-Z, a-z, 0-9, _ and -"
+            )
     api = config.api_url.rstrip("/")
-    return (
+    builder = (
         ApplicationBuilder()
         .token(config.token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .concurrent_updates(True)
-        .build()
     )
+    if polling is not None:
+        builder = builder.get_updates_request(polling)
+    return builder.build()
+
+
+def command_list(language: str, quota_key: str) -> list[BotCommand]:
+    """The commands shown in Telegram's menu; ``quota_key`` describes ``/quota``."""
+    return [
+        BotCommand("sora", texts.t(language, "command.sora")),
+        BotCommand("quota", texts.t(language, quota_key)),
+        BotCommand("help", texts.t(language, "command.help")),
+    ]
 
 
 class TelegramAdapter:
@@ -93,7 +146,8 @@ class TelegramAdapter:
         self._redactor = TokenRedactor(config.token.get_secret_value() if config.token else "")
         for name in URL_LOGGERS:
             logging.getLogger(name).addFilter(self._redactor)
-        self.app = build_application(config)
+        self._polling = PollingRequest()
+        self.app = build_application(config, self._polling)
         settings = core.s.settings
         intervals = {
             k: v
@@ -122,9 +176,12 @@ class TelegramAdapter:
 
     @property
     def connected(self) -> bool:
-        """Receiving updates (PTB's updater retries lost connections by itself)."""
+        """Receiving updates: the updater runs and, when polling, its last ``getUpdates``
+        did not fail (PTB's updater retries lost connections by itself)."""
         updater = self.app.updater
-        return updater is not None and updater.running
+        if updater is None or not updater.running:
+            return False
+        return bool(self.config.webhook_url) or not self._polling.failing
 
     @property
     def bot(self) -> Bot:
@@ -161,11 +218,15 @@ class TelegramAdapter:
                 url_path=urlsplit(self.config.webhook_url).path.strip("/"),
                 webhook_url=self.config.webhook_url,
                 secret_token=secret.get_secret_value() if secret else None,
-                allowed_updates=Update.ALL_TYPES,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=BOOTSTRAP_RETRIES,
             )
         else:
             await updater.start_polling(
-                poll_interval=0.0, timeout=int(self._poll_timeout), allowed_updates=Update.ALL_TYPES
+                poll_interval=0.0,
+                timeout=int(self._poll_timeout),
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=BOOTSTRAP_RETRIES,
             )
 
     async def stop(self) -> None:
@@ -179,20 +240,20 @@ class TelegramAdapter:
             logging.getLogger(name).removeFilter(self._redactor)
 
     async def _register_commands(self) -> None:
-        """The member list for everyone, the same plus moderator hints for chat admins."""
+        """The member list for everyone (``/quota``: your own credits) and the moderator
+        list for chat administrators (``/quota``: manage members' credits too)."""
         for language in ("en", "zh"):
-            members = [
-                BotCommand("sora", texts.t(language, "command.sora")),
-                BotCommand("quota", texts.t(language, "command.quota")),
-                BotCommand("help", texts.t(language, "command.help")),
-            ]
             code = None if language == "en" else language
             try:
                 await self.app.bot.set_my_commands(
-                    members, scope=BotCommandScopeDefault(), language_code=code
+                    command_list(language, "command.quota.me"),
+                    scope=BotCommandScopeDefault(),
+                    language_code=code,
                 )
                 await self.app.bot.set_my_commands(
-                    members, scope=BotCommandScopeAllChatAdministrators(), language_code=code
+                    command_list(language, "command.quota"),
+                    scope=BotCommandScopeAllChatAdministrators(),
+                    language_code=code,
                 )
             except TelegramError as exc:
                 log.warning("could not register the command list: %s", exc)

@@ -3,7 +3,8 @@
 - ``/sora``, ``/quota``, ``/help``, ``/start`` (also ``/cmd@thisbot``; ``/cmd@otherbot`` is
   ignored); an unknown command gets a hint in private chats or when addressed to us.
 - A text reply to one of the bot's messages (a result or its status) continues that job;
-  in groups with privacy mode on the bot still receives such replies.
+  in groups with privacy mode on the bot still receives such replies. A reply to another
+  of its messages (an answer, a notice) is left alone.
 - Inline buttons carry ``a:<job>`` (Again) or ``r:<job>`` (Remix: asks for a reply).
 - A photo with ``/sora`` as caption, or ``/sora`` replying to a photo, is the start image.
 """
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
@@ -33,12 +35,17 @@ from adapters.telegram.moderators import Moderators
 from adapters.telegram.outbox import TelegramOutbox
 from bot import texts
 from bot.core import Core
-from bot.errors import PlatformError
-from bot.models import ImageInput, Invocation, MessageRef, Reply
+from bot.errors import PlatformError, PlatformRateLimited
+from bot.models import ImageInput, Invocation, MessageRef, Platform, Reply
+from bot.status import escape
 
 log = logging.getLogger(__name__)
 
 IMAGE_MAX_BYTES = 20 * 1024 * 1024  # getFile serves at most 20 MB from the cloud Bot API
+# Turns an answer may take when Telegram still says "flood" (each one after the wait it
+# named): an answer is worth waiting for, unlike a stale progress edit.
+ANSWER_ATTEMPTS = 3
+REMIX_PROMPTS_REMEMBERED = 4096  # "what should change?" prompts a reply may still answer
 
 
 class UpdateHandler:
@@ -58,6 +65,9 @@ class UpdateHandler:
         self._image_dir = image_dir
         self._bot_id = 0
         self._username = ""
+        # the Remix button's prompt → the result it is about: a reply to the prompt is a
+        # reply to that video (Telegram shows only one level of reply, so remember it)
+        self._remix_prompts: OrderedDict[MessageRef, MessageRef] = OrderedDict()
 
     def bind(self, bot_id: int, username: str) -> None:
         """Who we are (from ``getMe``), to recognise replies and ``/cmd@us``."""
@@ -79,10 +89,14 @@ class UpdateHandler:
             return
         conversation = conversation_of(message.chat, message)
         replied = bot_message_replied_to(message, conversation, self._bot_id)
+        if replied is not None:
+            replied = self._remix_prompts.get(replied, replied)
         command = parse_command(message, self._username)
+        if command is not None and command.foreign:
+            return  # /cmd@otherbot, even as a reply to one of our messages
         if command is None:
-            if replied is None or not message.text:
-                return  # chatter the bot was not asked about
+            if replied is None or not message.text or not await self._is_job_message(replied):
+                return  # chatter, or a reply to one of our answers: nothing asked of us
             inv = self._invocation(message, "continue", message.text.strip(), replied)
         elif command.name not in KNOWN_COMMANDS:
             if message.chat.type != message.chat.PRIVATE and not command.addressed:
@@ -94,6 +108,14 @@ class UpdateHandler:
             if inv is None:
                 return
         await self._answer(message, await self._core.handle(inv))
+
+    async def _is_job_message(self, message: MessageRef) -> bool:
+        """Whether ``message`` is a job's status or result (a reply to it continues the
+        job), rather than an answer or a notice ("thanks!" to those asks for nothing)."""
+        job = await self._core.s.jobs.find_by_message(
+            message.conversation.platform.value, message.conversation.channel, message.message_id
+        )
+        return job is not None
 
     def _invocation(
         self, message: Message, command: str, text: str, replied: MessageRef | None
@@ -183,7 +205,11 @@ class UpdateHandler:
         locale = query.from_user.language_code
         await _quietly(query.answer())
         if action == "r":
-            await self._send(result, texts.t(locale, "remix_prompt"))
+            prompt = await self._send(result, texts.t(locale, "remix_prompt"))
+            if prompt is not None:
+                self._remix_prompts[prompt] = result
+                while len(self._remix_prompts) > REMIX_PROMPTS_REMEMBERED:
+                    self._remix_prompts.popitem(last=False)
             return
         inv = Invocation(
             user=user_ref(query.from_user),
@@ -209,11 +235,26 @@ class UpdateHandler:
         conversation = conversation_of(message.chat, message)
         await self._send(MessageRef(conversation, str(message.message_id)), reply.text)
 
-    async def _send(self, reply_to: MessageRef, text: str) -> None:
-        try:
-            await self._outbox.send_plain(reply_to.conversation, text, reply_to=reply_to)
-        except PlatformError as exc:
-            log.warning("could not answer in chat %s: %s", reply_to.conversation.channel, exc)
+    async def _send(self, reply_to: MessageRef, text: str) -> MessageRef | None:
+        """Answer in the chat's turn: Telegram counts answers against the same flood limit
+        as the status edits and videos of every job in the chat, so they share its budget
+        (``StatusBoard.turn``); a ``RetryAfter`` pushes the whole chat back. The answer
+        goes through the core's outbox for the chat (so a refusal is counted in the
+        metrics), escaped: user input in it shows literally. Returns the message sent."""
+        conversation = reply_to.conversation
+        station = self._core.s.station(Platform.TELEGRAM.value)
+        literal = escape(text, station.outbox.capabilities(conversation).markup)
+        for _ in range(ANSWER_ATTEMPTS):
+            try:
+                async with station.board.turn(conversation):
+                    return await station.outbox.send_text(conversation, literal, reply_to=reply_to)
+            except PlatformRateLimited as exc:
+                station.board.rate_limited(conversation, exc.retry_after)
+            except PlatformError as exc:
+                log.warning("could not answer in chat %s: %s", conversation.channel, exc)
+                return None
+        log.warning("gave up answering in chat %s: flood control", conversation.channel)
+        return None
 
 
 def _is_plain_acceptance(reply: Reply) -> bool:

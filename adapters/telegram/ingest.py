@@ -25,16 +25,21 @@ KNOWN_USERS_MEMORY: Final = 10_000
 
 @dataclass(frozen=True, slots=True)
 class ParsedCommand:
-    """``/name@bot rest``: ``addressed`` says whether ``@bot`` named us explicitly."""
+    """``/name@bot rest``: ``addressed`` says whether ``@bot`` named us explicitly,
+    ``foreign`` whether it named another bot (``/sora@otherbot``: never ours to answer)."""
 
     name: str
     rest: str
     addressed: bool
+    foreign: bool = False
 
 
 def parse_command(message: Message, bot_username: str) -> ParsedCommand | None:
-    """The bot command at the start of the text or caption; ``None`` when there is none or it
-    is addressed to another bot (``/sora@otherbot``), which must be ignored."""
+    """The bot command at the start of the text or caption; ``None`` when there is none.
+
+    A command addressed to another bot comes back ``foreign`` rather than ``None``: the
+    caller must ignore it, and must not mistake it for a continuation either (a
+    ``/sora@otherbot …`` sent as a reply to one of our messages is still not for us)."""
     text = message.text or message.caption or ""
     entities = message.entities or message.caption_entities or ()
     first = next((e for e in entities if e.offset == 0 and e.type == "bot_command"), None)
@@ -42,9 +47,8 @@ def parse_command(message: Message, bot_username: str) -> ParsedCommand | None:
         return None
     word = text[1 : first.length]
     name, _, target = word.partition("@")
-    if target and target.lower() != bot_username.lower():
-        return None
-    return ParsedCommand(name.lower(), text[first.length :].strip(), bool(target))
+    foreign = bool(target) and target.lower() != bot_username.lower()
+    return ParsedCommand(name.lower(), text[first.length :].strip(), bool(target), foreign)
 
 
 def conversation_of(chat: Chat, message: Message | None) -> Conversation:

@@ -41,7 +41,6 @@ GROUP_EDIT_INTERVAL: Final = 3.0  # 20 messages/min per group
 TEXT_LIMIT: Final = 4096
 CAPTION_LIMIT: Final = 1024
 NETWORK_ATTEMPTS: Final = 3
-ANSWER_ATTEMPTS: Final = 3
 UPLOAD_BYTES_PER_SECOND: Final = 256 * 1024  # a slow uplink; the write timeout follows
 GONE_PHRASES: Final = (
     "message to edit not found",
@@ -87,24 +86,12 @@ class TelegramOutbox:
     async def send_status(
         self, conversation: Conversation, text: str, *, reply_to: MessageRef | None
     ) -> MessageRef:
-        return await self._send_text(conversation, text, reply_to, ParseMode.HTML)
+        return await self._send_text(conversation, text, reply_to)
 
     async def send_text(
         self, conversation: Conversation, text: str, *, reply_to: MessageRef | None
     ) -> MessageRef:
-        return await self._send_text(conversation, text, reply_to, ParseMode.HTML)
-
-    async def send_plain(
-        self, conversation: Conversation, text: str, *, reply_to: MessageRef | None
-    ) -> MessageRef:
-        """Answers to commands: no markup at all, so user input echoes literally. Unlike a
-        stale progress edit, an answer is worth waiting for once if the chat is flooded."""
-        for _ in range(ANSWER_ATTEMPTS - 1):
-            try:
-                return await self._send_text(conversation, text, reply_to, None)
-            except PlatformRateLimited as exc:
-                await self._sleep(exc.retry_after)
-        return await self._send_text(conversation, text, reply_to, None)
+        return await self._send_text(conversation, text, reply_to)
 
     async def edit_status(self, message: MessageRef, text: str) -> None:
         try:
@@ -184,13 +171,12 @@ class TelegramOutbox:
         conversation: Conversation,
         text: str,
         reply_to: MessageRef | None,
-        parse_mode: str | None,
     ) -> MessageRef:
         sent = await self._retrying(
             lambda: self._bot.send_message(
                 int(conversation.channel),
                 text,
-                parse_mode=parse_mode,
+                parse_mode=ParseMode.HTML,
                 message_thread_id=_thread(conversation),
                 reply_parameters=_reply(reply_to),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
@@ -239,17 +225,6 @@ async def _mapped() -> AsyncIterator[None]:
         if "too large" in message or "413" in message:
             raise UploadTooLarge(exc.message) from exc
         raise _Transient() from exc
-
-
-def _capabilities(upload_limit_bytes: int, edit_interval: float) -> Capabilities:
-    return Capabilities(
-        upload_limit_bytes=upload_limit_bytes,
-        text_limit=TEXT_LIMIT,
-        caption_limit=CAPTION_LIMIT,
-        edit_interval=edit_interval,
-        buttons=True,
-        markup="html",
-    )
 
 
 def _retry_seconds(exc: RetryAfter) -> float:

@@ -111,7 +111,7 @@ TEXTS: Final[dict[str, str]] = {
     ),
     "button.remix": "Remix",
     "button.again": "Again",
-    "remix_prompt": "What should change? Reply to the video with your change.",
+    "remix_prompt": "What should change? Reply to this message (or to the video) with your change.",
     "remix.modal_title": "Remix this video",
     "remix.modal_label": "What should change?",
     "remix.modal_placeholder": "make it night time, add rain…",

@@ -92,7 +92,7 @@ TEXTS: Final[dict[str, str]] = {
     "oversize_no_link": "视频超过了这里 {limit_mb} MB 的上传限制，也没能压缩到足够小，抱歉！",
     "button.remix": "改一改",
     "button.again": "再来一个",
-    "remix_prompt": "想怎么改？回复这条视频，写上你的修改就行。",
+    "remix_prompt": "想怎么改？回复这条消息（或那条视频），写上你的修改就行。",
     "remix.modal_title": "修改这个视频",
     "remix.modal_label": "想改成什么样？",
     "remix.modal_placeholder": "改成夜景，再加点雨……",
