@@ -97,6 +97,7 @@ class DiscordAdapter:
         register_commands(self.tree, self.handlers, CommandCatalog.from_settings(settings))
         self.tree.error(self._on_command_error)
         self._gateway: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def connected(self) -> bool:
@@ -121,26 +122,48 @@ class DiscordAdapter:
         await self.stop()
 
     async def start(self) -> None:
-        """Log in, attach the outbox, sync the commands, connect; return once READY."""
+        """Log in, attach the outbox, sync the commands, connect; return once READY.
+
+        A start that fails closes what it opened (HTTP sessions, the log filter): the
+        caller's ``async with`` never reaches ``stop`` then."""
         try:
-            await self.client.login(self._token)
-        except discord.LoginFailure:
-            raise ConfigError("discord.token: Discord refused the token") from None
-        await self.route.open()
-        self.core.s.attach(self.platform, self.outbox)
-        await self._sync_commands()
-        self._gateway = asyncio.create_task(
-            self.client.connect(reconnect=True), name="discord-gateway"
-        )
-        await self._wait_until_ready()
+            try:
+                await self.client.login(self._token)
+            except discord.LoginFailure:
+                raise ConfigError("discord.token: Discord refused the token") from None
+            await self.route.open()
+            self.core.s.attach(self.platform, self.outbox)
+            await self._sync_commands()
+            self._gateway = asyncio.create_task(
+                self.client.connect(reconnect=True), name="discord-gateway"
+            )
+            await self._wait_until_ready()
+            # from now on an end of the connection is a failure nobody awaits: log it
+            self._gateway.add_done_callback(self._gateway_ended)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
+        self._stopping = True
         await self.client.close()
         if self._gateway is not None:
             await asyncio.gather(self._gateway, return_exceptions=True)
             self._gateway = None
         await self.route.close()
         self._redactor.remove()
+
+    def _gateway_ended(self, task: asyncio.Task[None]) -> None:
+        """discord.py gives up reconnecting only on fatal closes (token reset, intents
+        refused): say so loudly, as ``connected`` stays False until a restart."""
+        if task.cancelled() or self._stopping:
+            return
+        error = task.exception()
+        log.error(
+            "the Discord gateway connection ended for good; restart the bot once fixed (%r)",
+            error,
+            exc_info=error,
+        )
 
     async def _wait_until_ready(self) -> None:
         assert self._gateway is not None
@@ -155,7 +178,6 @@ class DiscordAdapter:
             ready.cancel()
         if self._gateway in done:
             error = self._gateway.exception()
-            await self.stop()
             if isinstance(error, discord.PrivilegedIntentsRequired):
                 raise ConfigError(
                     "discord.message_content: the Message Content intent is not enabled for "
@@ -164,22 +186,24 @@ class DiscordAdapter:
                 ) from None
             raise ConfigError(f"discord: the gateway connection ended ({error!r})")
         if not done:
-            await self.stop()
             raise ConfigError(f"discord: no READY from the gateway in {self._ready_timeout:g} s")
 
     async def _sync_commands(self) -> None:
         """To each configured guild (instant), else globally (may take a while to show)."""
         await self.tree.set_translator(TextsTranslator())
-        try:
-            if self.config.guild_ids:
-                for guild_id in self.config.guild_ids:
-                    guild = discord.Object(id=guild_id)
-                    self.tree.copy_global_to(guild=guild)
-                    await self.tree.sync(guild=guild)
-            else:
+        if not self.config.guild_ids:
+            try:
                 await self.tree.sync()
-        except discord.HTTPException as exc:
-            log.warning("could not register the application commands: %s", exc)
+            except discord.HTTPException as exc:
+                log.warning("could not register the application commands: %s", exc)
+            return
+        for guild_id in self.config.guild_ids:  # one unknown guild must not cost the others
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            try:
+                await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                log.warning("could not register the commands in guild %s: %s", guild_id, exc)
 
     async def _status_moved(self, old: MessageRef, new: MessageRef) -> None:
         """A status replaced by a fresh message: the job row follows, so that a reply to the

@@ -44,13 +44,32 @@ async def edit_original(interaction: discord.Interaction, text: str) -> None:
         log.warning("could not answer an interaction: %s", exc)
 
 
-async def answer_quickly(interaction: discord.Interaction, work: Awaitable[Reply | None]) -> None:
+async def answer_quickly(
+    interaction: discord.Interaction,
+    work: Awaitable[Reply | None],
+    *,
+    public_if_slow: bool = False,
+) -> None:
     """Answer with the core's reply if it comes within ``QUICK_ANSWER_SECONDS`` (ephemeral
-    unless the reply is public); else defer ephemerally and edit the answer in later."""
+    unless the reply is public); else defer and edit the answer in later.
+
+    A deferral's visibility cannot change afterwards, so a slow answer expected to be
+    public (``public_if_slow``: a moderator's change, announced in the channel) is deferred
+    publicly. The work is never left running unowned: cancelled with this call, awaited if
+    the deferral itself fails (the change still happens, only its answer is lost)."""
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=QUICK_ANSWER_SECONDS)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=QUICK_ANSWER_SECONDS)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
     if not done:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            await interaction.response.defer(ephemeral=not public_if_slow, thinking=True)
+        except discord.HTTPException as exc:
+            log.warning("could not defer an interaction: %s", exc)
+            await task
+            return
         reply = await task
         if reply is not None:
             await edit_original(interaction, reply.text)

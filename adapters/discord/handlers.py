@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Final
 
 import discord
 
@@ -35,6 +36,10 @@ from bot.core import Core
 from bot.models import Invocation
 
 log = logging.getLogger(__name__)
+
+# A moderator's changes that the core announces in the channel (``Reply.private=False`` in
+# ``bot.quota_commands``); everything else /quota answers is private.
+ANNOUNCED_QUOTA_ACTIONS: Final = frozenset({"set", "add", "reset", "default"})
 
 
 class DiscordHandlers:
@@ -108,36 +113,46 @@ class DiscordHandlers:
     async def remix_from_menu(
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
-        """The "Remix with Sora" message command: only on one of the bot's jobs here."""
-        conversation = ingest.interaction_conversation(interaction)
-        job = await self._core.s.jobs.find_by_message(
-            conversation.platform.value, conversation.channel, str(message.id)
-        )
-        if job is None or job.scope != conversation.scope:
+        """The "Remix with Sora" message command: only on one of the bot's messages.
+
+        A modal must be the *first* answer, so nothing slow may come before it: the job
+        behind ``message`` is looked up only once the change is submitted and deferred
+        (the core resolves it like a reply, refusing what is not a job of this server)."""
+        if message.author.id != self._bot_user_id():
             await answers.refuse(interaction, texts.t(ingest.locale_of(interaction), "not_a_job"))
             return
-        await self._open_modal(interaction, job.id, message.id)
+        await self._open_modal(interaction, None, message.id)
 
     async def _open_modal(
-        self, interaction: discord.Interaction, job_id: str, source_message_id: int | None
+        self, interaction: discord.Interaction, job_id: str | None, source_message_id: int | None
     ) -> None:
+        """``job_id`` from a Remix button; ``None`` from the message command, whose job is
+        the one behind ``source_message_id``."""
         locale = ingest.locale_of(interaction)
         missing = ingest.missing_permissions(interaction)
         if missing:
             await answers.refuse(interaction, ingest.missing_permissions_text(locale, missing))
             return
         submit = partial(self._remix_submitted, job_id=job_id, source=source_message_id)
-        modal = RemixModal(job_id, locale, self._prompt_max, submit)
+        key = job_id or f"m{source_message_id}"
+        modal = RemixModal(key, locale, self._prompt_max, submit)
         await interaction.response.send_modal(modal)
 
     async def _remix_submitted(
-        self, interaction: discord.Interaction, change: str, *, job_id: str, source: int | None
+        self,
+        interaction: discord.Interaction,
+        change: str,
+        *,
+        job_id: str | None,
+        source: int | None,
     ) -> None:
         if not await self._ready_to_post(interaction, ingest.locale_of(interaction)):
             return
-        inv = self._invocation(interaction, "continue", text=change, options={"job": job_id})
+        options = {"job": job_id} if job_id else {}
+        inv = self._invocation(interaction, "continue", text=change, options=options)
         if source is not None:
-            inv = replace(inv, message=ingest.message_ref(inv.conversation, source))
+            source_ref = ingest.message_ref(inv.conversation, source)
+            inv = replace(inv, message=source_ref, reply_to=None if job_id else source_ref)
         await self._run(interaction, inv)
 
     # ------------------------------------------------------------------ /quota, /help
@@ -151,7 +166,8 @@ class DiscordHandlers:
     ) -> None:
         options = ingest.quota_options(action, user, amount)
         inv = self._invocation(interaction, "quota", options=options)
-        await answers.answer_quickly(interaction, self._core.handle(inv))
+        public = inv.is_moderator and action in ANNOUNCED_QUOTA_ACTIONS
+        await answers.answer_quickly(interaction, self._core.handle(inv), public_if_slow=public)
 
     async def help(self, interaction: discord.Interaction) -> None:
         locale = ingest.locale_of(interaction)

@@ -99,15 +99,17 @@ Submit = Callable[[discord.Interaction, str], Awaitable[None]]
 
 
 class RemixModal(discord.ui.Modal):
-    """ "What should change?" — the submitted text continues the job."""
+    """ "What should change?" — the submitted text continues the job.
 
-    def __init__(self, job_id: str, locale: str | None, max_chars: int, on_submit: Submit) -> None:
+    ``key`` names what is remixed in the modal's ``custom_id``: the job id (Remix button)
+    or ``m<message id>`` (the message command, whose job is looked up on submit)."""
+
+    def __init__(self, key: str, locale: str | None, max_chars: int, on_submit: Submit) -> None:
         super().__init__(
             title=texts.t(locale, "remix.modal_title")[:45],
             timeout=MODAL_TIMEOUT,
-            custom_id=f"sora:remix-modal:{job_id}",
+            custom_id=f"sora:remix-modal:{key}",
         )
-        self.job_id = job_id
         self._submit = on_submit
         self.change: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
             label=texts.t(locale, "remix.modal_label")[:45],
