@@ -2,9 +2,9 @@
 
 Each job allocates and frees a few MB across threads (HTTP chunks, PyAV decoding for the
 thumbnail, SQLite). glibc keeps freed blocks in per-thread arenas and returns them only
-when asked, so a long-running bot's RSS ratchets up although nothing leaks
-(``bench/core_load.py``: ~0.7 MB per job before, flat after). ``malloc_trim(0)`` asks;
-it is cheap, and we call it at most once per ``interval`` seconds.
+when asked, so a long-running bot's RSS ratchets up although nothing leaks (the load
+benchmark, now ``bench/load.py``: ~0.7 MB per job before, flat after). ``malloc_trim(0)``
+asks; it is cheap, and we call it at most once per ``interval`` seconds.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from bot.core import Core
 from bot.observability.journal import JobJournal
 from bot.observability.telemetry import NoTelemetry, Telemetry
 from bot.providers import build_provider
+from bot.providers.transport import DEFAULT_LIMIT, BoundedTransport
 from bot.services import Services
 from storage.db import Database
 from storage.jobs import SqliteJobRepository
@@ -29,9 +30,10 @@ async def open_core(
     Every job state change is logged (``JobJournal``) and reported to ``telemetry``
     (``sora-bot run`` passes its metrics; by default nothing is recorded)."""
     telemetry = telemetry if telemetry is not None else NoTelemetry()
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=40)
+    # requests beyond the limit wait in the transport, not in httpcore's pool (see there)
+    transport = BoundedTransport(DEFAULT_LIMIT)
     async with (
-        httpx.AsyncClient(timeout=60.0, limits=limits, follow_redirects=True) as client,
+        httpx.AsyncClient(timeout=60.0, transport=transport, follow_redirects=True) as client,
         Database.open(settings.storage.path) as database,
     ):
         providers = {p.name: build_provider(p, client) for p in settings.providers}
