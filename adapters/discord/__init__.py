@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 import discord
@@ -32,6 +31,7 @@ from bot import texts
 from bot.config import DiscordConfig
 from bot.core import Core
 from bot.errors import ConfigError
+from bot.lifecycle import StartStop
 from bot.models import MessageRef, Platform
 
 __all__ = ["DiscordAdapter", "DiscordOutbox"]
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT: Final = 120.0  # seconds to wait for the gateway's READY at start
 
 
-class DiscordAdapter:
+class DiscordAdapter(StartStop):
     """Connects one bot application to ``core``; use as ``async with DiscordAdapter(...)``."""
 
     platform = Platform.DISCORD.value
@@ -108,18 +108,6 @@ class DiscordAdapter:
             and not self.client.is_closed()
             and self.client.gateway_connected
         )
-
-    async def __aenter__(self) -> DiscordAdapter:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Log in, attach the outbox, sync the commands, connect; return once READY.

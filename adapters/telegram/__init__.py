@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -38,6 +37,7 @@ from bot import texts
 from bot.config import TelegramConfig
 from bot.core import Core
 from bot.errors import ConfigError
+from bot.lifecycle import StartStop
 from bot.models import Platform
 
 __all__ = ["TelegramAdapter", "TelegramOutbox", "build_application"]
@@ -126,7 +126,7 @@ def command_list(language: str, quota_key: str) -> list[BotCommand]:
     ]
 
 
-class TelegramAdapter:
+class TelegramAdapter(StartStop):
     """Connects one bot account to ``core``; use as ``async with TelegramAdapter(...)``."""
 
     platform = Platform.TELEGRAM.value
@@ -186,18 +186,6 @@ class TelegramAdapter:
     @property
     def bot(self) -> Bot:
         return self.app.bot
-
-    async def __aenter__(self) -> TelegramAdapter:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Log in, attach the outbox to the core, register commands, start receiving."""

@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 
 from bot.config import MetricsConfig
 from bot.errors import ConfigError
+from bot.lifecycle import StartStop
 from bot.ports import ChatPlatform
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,7 @@ class HealthCheck:
         return "writable" if writable else "not writable"
 
 
-class OpsServer:
+class OpsServer(StartStop):
     """Serves ``/metrics`` and ``/healthz``; use as ``async with OpsServer(...)``."""
 
     def __init__(
@@ -99,18 +98,6 @@ class OpsServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self._registry)

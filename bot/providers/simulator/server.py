@@ -21,14 +21,14 @@ import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from pydantic import SecretStr
 
 from bot.config import ModelConfig, ProviderConfig
+from bot.lifecycle import StartStop
 from bot.models import Orientation, WireFormat
 from bot.providers.simulator.chat import ChatFormat
 from bot.providers.simulator.faults import Fault, FaultPoint
@@ -52,7 +52,7 @@ _MAX_BODY = 64 * 1024 * 1024
 _TEST_POLL_INTERVAL = 0.05  # seconds: provider configs made here poll fast
 
 
-class Simulator:
+class Simulator(StartStop):
     """A relay on loopback. ``start`` (or ``async with``) binds a random port."""
 
     def __init__(
@@ -149,18 +149,6 @@ class Simulator:
         runner, self._runner = self._runner, None
         await runner.cleanup()
         await self._state.media.close()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # ------------------------------------------------------------------ test controls
 
