@@ -50,6 +50,7 @@ class PlatformReport:
     status_posts: int
     status_edits: int
     uploads: dict[int, float]  # job number -> when its video had arrived (monotonic)
+    unanswered: int = 0  # commands the bot never acknowledged (Discord: 3 s to defer)
 
 
 class Driver(Protocol):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -31,11 +32,17 @@ def tag_of(text: str) -> int | None:
 # --------------------------------------------------------------------------- the relay
 
 
-def simulator(conn: Connection, media_dir: str, job_seconds: float, poll_after_ms: int) -> None:
+def simulator(
+    conn: Connection, media_dir: str, job_seconds: float, poll_after_ms: int, latency: float
+) -> None:
     """The simulator relay. ``times`` answers, per job number: its nominal end
     (``started + job_seconds``), when the relay had its video ready (the simulator renders
     it when a poll first finds the job past its end, and answers "completed" only then)
-    and when the bot first asked for the video."""
+    and when the bot first asked for the video. Every answer waits ``latency`` seconds
+    first: a remote relay's round trip."""
+    from aiohttp import web
+    from aiohttp.typedefs import Handler, Middleware
+
     from bot.providers import synth
     from bot.providers.simulator import Simulator, media
 
@@ -44,21 +51,36 @@ def simulator(conn: Connection, media_dir: str, job_seconds: float, poll_after_m
     # loop and delay the relay's answers by tens of seconds. Each size is rendered once,
     # and every job of that size gets a copy.
     rendered: dict[tuple[float, int, int], Path] = {}
+    rendering = threading.Lock()  # renders run in worker threads: one writes a template
 
     def copy_of_template(path: Path, *, seconds: float, width: int, height: int, seed: int) -> Path:
         key = (seconds, width, height)
-        if key not in rendered:
-            template = Path(media_dir) / f"template-{width}x{height}-{seconds}.mp4"
-            rendered[key] = synth.synthesize_mp4(
-                template, seconds=seconds, width=width, height=height
-            )
+        with rendering:
+            if key not in rendered:
+                template = Path(media_dir) / f"template-{width}x{height}-{seconds}.mp4"
+                rendered[key] = synth.synthesize_mp4(
+                    template, seconds=seconds, width=width, height=height
+                )
         shutil.copyfile(rendered[key], path)
         return path
 
     media.synthesize_mp4 = copy_of_template  # type: ignore[assignment]
 
+    class RemoteSimulator(Simulator):
+        """The simulator, ``latency`` seconds away."""
+
+        def _middleware(self) -> Middleware:
+            inner = super()._middleware()
+
+            @web.middleware
+            async def far(request: web.Request, handler: Handler) -> web.StreamResponse:
+                await asyncio.sleep(latency)
+                return await inner(request, handler)
+
+            return far
+
     async def main() -> None:
-        async with Simulator(
+        async with RemoteSimulator(
             Path(media_dir),
             job_seconds=job_seconds,
             poll_after_ms=poll_after_ms,
@@ -193,7 +215,9 @@ def discord(conn: Connection, clock: ScaledClock, channels: int, members: int) -
                     return len(results())
                 assert command == "report", command
                 routes = [r.route for r in fake.requests if r.status < 300]
+                slash = [i for i in fake.interactions.values() if i.type == 2]
                 return {
+                    "unanswered": sum(1 for i in slash if not i.acknowledged),
                     "rate_limited": fake.rate_limited,
                     "status_posts": routes.count("POST /channels/{channel_id}/messages")
                     - len(results()),

@@ -5,10 +5,11 @@
 ``--jobs`` ``/sora`` requests arrive at once from ``--users`` users in ``--chats`` chats;
 the relay (the simulator, in a child process: it stands in for a remote machine) runs
 every job at the same time for ``--job-seconds`` real seconds, hinting a poll every
-``--poll-seconds``; each finished video (72×128, 1 s) is downloaded, probed, thumbnailed
-and uploaded. ``--platform`` picks the other side: ``core`` (a recording outbox allowing
-one call per second per chat), ``telegram`` (the real adapter against the fake Bot API)
-or ``discord`` (the real adapter against the fake Discord), both in a child process.
+``--poll-seconds`` and answering after ``--relay-latency`` seconds (a remote relay); each
+finished video (72×128, 1 s) is downloaded, probed, thumbnailed and uploaded.
+``--platform`` picks the other side: ``core`` (a recording outbox allowing one call per
+second per chat), ``telegram`` (the real adapter against the fake Bot API) or ``discord``
+(the real adapter against the fake Discord), both in a child process.
 
 The platforms' budgets (seconds between edits in a chat, and everything else the fakes
 time) run on a clock shared by the bot's status boards and the fake, ``--time-scale``
@@ -28,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
+import sqlite3
 import sys
 import tempfile
 import time
@@ -127,6 +130,7 @@ async def run(
             await driver.stop()
     times = await sim.call("times")
     count = len(jobs)
+    outcomes = job_outcomes(settings.storage.path)
     return {
         "platform": driver.name,
         "jobs": count,
@@ -142,12 +146,26 @@ async def run(
         "status_posts_per_job": report.status_posts / count,
         "status_edits_per_job": report.status_edits / count,
         "rate_limited": report.rate_limited,
+        "unanswered_commands": report.unanswered,
+        "job_outcomes": outcomes,
         # to the video on the platform: from the relay having it ready (and answering
         # "completed"), from the job's nominal end (poll wait included), and from the bot
         # asking for it (the bot's own delivery path, the chat's turn included)
         "completion_to_upload_s": latencies(report.uploads, times, "ready"),
         "nominal_end_to_upload_s": latencies(report.uploads, times, "nominal"),
         "download_to_upload_s": latencies(report.uploads, times, "fetched"),
+    }
+
+
+def job_outcomes(database: Path) -> dict[str, int]:
+    """How the jobs ended, from the bot's database: ``delivered``, or ``failed: <category>:
+    <message>`` for each distinct failure."""
+    query = "SELECT state, error_category, error_message, count(*) FROM jobs GROUP BY 1, 2, 3"
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        rows = db.execute(query).fetchall()
+    return {
+        f"{state}: {category}: {message}" if category else state: n
+        for state, category, message, n in rows
     }
 
 
@@ -209,6 +227,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--chats", type=int, help="default: jobs / 10 (telegram: 0 = private)")
     parser.add_argument("--job-seconds", type=float, default=30.0, help="relay job length")
     parser.add_argument("--poll-seconds", type=float, default=5.0, help="relay's poll hint")
+    parser.add_argument("--relay-latency", type=float, default=0.0, help="s per answer")
     parser.add_argument("--time-scale", type=float, default=1.0, help="platform clock speed")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after (s)")
     parser.add_argument("--json", help="write the figures to this file")
@@ -223,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     clock = ScaledClock(time.monotonic(), args.time_scale)
     with tempfile.TemporaryDirectory(prefix="sora-bench-") as tmp:
         work = Path(tmp)
-        sim = Service(simulator, str(work / "sim"), args.job_seconds, int(args.poll_seconds * 1000))
+        poll_ms = int(args.poll_seconds * 1000)
+        sim = Service(simulator, str(work / "sim"), args.job_seconds, poll_ms, args.relay_latency)
         driver = make_driver(args, clock)
         try:
             base_url = sim.start()
@@ -239,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.json, result)
     failures = []
     if result["delivered"] != result["jobs"]:
-        failures.append(f"{result['jobs'] - result['delivered']} jobs not delivered")
+        failures.append(
+            f"{result['jobs'] - result['delivered']} jobs not delivered (jobs: "
+            f"{result['job_outcomes']}, commands never acknowledged: "
+            f"{result['unanswered_commands']})"
+        )
     if not result["all_jobs_ended"]:
         failures.append("some jobs never ended")
     if result["rate_limited"]:

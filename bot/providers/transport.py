@@ -5,10 +5,11 @@ re-scans every connection for every queued request on each request start and end
 (quadratic; https://github.com/encode/httpcore/pull/1035), and it closes idle connections
 as soon as the pool holds more than ``max_keepalive_connections`` of *any* kind (same PR,
 "bug 1"), so busy pools reconnect all the time. Measured with ``bench/load.py`` (1,000 jobs
-polling one relay): the pool took 60 % of the event loop, the loop stalled for up to 15 s,
-polls timed out and jobs failed. Waiting here, on an ``asyncio.Semaphore``, instead of in
-the pool keeps each pass short, and a keep-alive limit equal to the connection limit keeps
-the connections open (same run: every job delivered, loop lag p99 70 ms, max 0.4 s).
+polling a relay that answered slowly): the pool took 60 % of the event loop, the loop
+stalled for up to 15 s, polls timed out and jobs failed. Waiting here, on an
+``asyncio.Semaphore``, instead of in the pool keeps each pass short, and a keep-alive limit
+equal to the connection limit keeps the connections open (figures at ``DEFAULT_LIMIT``
+and in ``docs/performance.md``).
 
 A permit is held from the request until its response is closed (a streamed download holds
 one for as long as it streams), exactly as a pooled connection would be, and the client's
@@ -24,8 +25,10 @@ import httpx
 
 # requests in flight (and connections kept) per client. The pool still scans all its
 # connections once for each idle one (httpcore connection_pool.py:294), so fewer is
-# cheaper: with bench/load.py's 1,000 jobs, 50 and 100 gave a loop lag max of 0.2-0.4 s,
-# 200 stalled the loop for 1.4-1.6 s; 100 leaves room for slow relays and long downloads
+# cheaper. bench/load.py, 1,000 jobs polling every 5 s a relay answering in 1.5 s: 100 →
+# 0.03 CPU s per job, loop lag p99 22 ms; 200 → 0.11 s, p99 495 ms (max 1.3 s); the pool
+# as it was (200 connections, 40 kept alive, queueing in httpcore) → 0.13 s, p99 896 ms
+# (max 9.8 s). The cost: at most 100 / latency requests per second (67/s at 1.5 s).
 DEFAULT_LIMIT = 100
 
 
