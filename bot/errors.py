@@ -15,7 +15,8 @@
     └── PlatformError            Discord/Telegram side
         ├── PlatformRateLimited  429 / RetryAfter: push the chat's edit budget back
         ├── UploadTooLarge       413: take the oversize path
-        └── MessageGone          the status message (or chat) vanished
+        ├── MessageGone          the status message (or chat) vanished
+        └── SendOutcomeUnknown   a send may or may not have landed, and may not be repeated
 
 User-facing texts are never built here: a ``UserError`` carries a text key and
 parameters, and ``bot.texts`` renders them in the user's language.
@@ -141,6 +142,15 @@ class UploadTooLarge(PlatformError):
 
 class MessageGone(PlatformError):
     """The message to edit (or the whole chat) no longer exists."""
+
+
+class SendOutcomeUnknown(PlatformError):
+    """A send (a new message or upload) got no answer: it may or may not have landed.
+
+    Raised only by sends that cannot be repeated safely (no idempotency on the platform);
+    an adapter retries idempotent calls (edits, sends carrying a nonce) itself. The core
+    never repeats such a send and never refunds a video whose upload ended this way.
+    """
 
 
 class MediaError(BotError):

@@ -201,6 +201,10 @@ class Capabilities:
     # seconds between two progress edits of one status message (0: the chat's budget only);
     # phase changes and final texts do not wait for it (Discord: one edit per 2 s per job)
     message_interval: float = 0.0
+    # the video is delivered by editing it into the job's status message (Telegram
+    # ``editMessageMedia``): repeating that edit, after a timeout or a restart, can never
+    # post a second video (``Outbox.send_video(in_place_of=...)``)
+    video_in_status: bool = False
 
 
 @dataclass(frozen=True, slots=True)

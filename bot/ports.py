@@ -78,7 +78,15 @@ class Outbox(Protocol):
         reply_to: MessageRef | None,
         job_id: str,
         buttons: bool,
-    ) -> MessageRef: ...
+        in_place_of: MessageRef | None = None,
+    ) -> MessageRef:
+        """Post the result video, or with ``in_place_of`` (only where
+        ``Capabilities.video_in_status``) edit it into that status message and return its
+        ref. Either way the call must be safe to repeat after a timeout or a restart (an
+        edit, or a send with an idempotency key); where it cannot be, an answer that never
+        came raises ``SendOutcomeUnknown``. ``MessageGone`` for ``in_place_of`` means the
+        status was deleted: the core then sends the video fresh."""
+        ...
 
     async def send_text(
         self, conversation: Conversation, text: str, *, reply_to: MessageRef | None
