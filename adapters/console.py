@@ -80,6 +80,7 @@ class ConsoleOutbox:
         reply_to: MessageRef | None,
         job_id: str,
         buttons: bool,
+        in_place_of: MessageRef | None = None,
     ) -> MessageRef:
         ref = self._new(conversation)
         self._media_out.mkdir(parents=True, exist_ok=True)

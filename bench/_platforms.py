@@ -113,6 +113,7 @@ class BudgetedOutbox(FakeOutbox):
         reply_to: MessageRef | None,
         job_id: str,
         buttons: bool,
+        in_place_of: MessageRef | None = None,
     ) -> MessageRef:
         self._admit(conversation)
         ref = await super().send_video(
@@ -123,6 +124,7 @@ class BudgetedOutbox(FakeOutbox):
             reply_to=reply_to,
             job_id=job_id,
             buttons=buttons,
+            in_place_of=in_place_of,
         )
         n = tag_of(caption)
         if n is not None:

@@ -34,6 +34,7 @@ from bot.records import JobRecord, JobState
 from bot.recovery import local_copy
 from bot.runner import JobRunner
 from bot.services import Services
+from bot.unicode import well_formed
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Core:
 
     async def handle(self, inv: Invocation) -> Reply | None:
         locale = texts.resolve_locale(inv.locale, self.s.settings.bot.locale)
-        inv = _with_locale(inv, locale)
+        inv = _normalised(inv, locale)
         try:
             match inv.command:
                 case "help" | "start":
@@ -81,6 +82,15 @@ class Core:
                     raise InvalidRequest("unknown_command", command=inv.command)
         except UserError as exc:
             return Reply(texts.t(locale, exc.key, **_quotable(exc.params)), kind="error")
+
+    async def settle_orphans(self) -> list[str]:
+        """Refund the reservations a killed process made without recording their job (the
+        reservation and the job row are two writes, and ``recover`` walks job rows only).
+        Run once at startup, before any command is taken."""
+        orphans = await self.s.quotas.refund_orphans(before=self.s.now())
+        if orphans:
+            log.warning("refunded %d reservations without a job: %s", len(orphans), orphans)
+        return orphans
 
     async def recover(self, platform: str) -> int:
         """Resume or settle every unfinished job of ``platform`` (call once its outbox is
@@ -197,8 +207,8 @@ class Core:
         prompt, ref, note = args.prompt, None, None
         if parent is not None:
             if provider.capabilities.remix:
-                if not parent.upstream_id or parent.state is not JobState.DELIVERED:
-                    raise InvalidRequest("not_a_job")
+                if not parent.upstream_id or not _has_video(parent):
+                    raise InvalidRequest("parent_not_ready" if parent.active else "not_a_job")
                 ref = ParentRef(parent.upstream_id, parent.prompt, _history(parent))
             else:
                 prompt = f"{parent.prompt}\n{args.prompt}"
@@ -338,6 +348,15 @@ class Core:
         task.add_done_callback(done)
 
 
+def _has_video(job: JobRecord) -> bool:
+    """Whether ``job``'s video is in the chat: from the moment its message exists, not
+    from the job's last bookkeeping step (the charge and the final status edit can take
+    seconds in a busy chat, and a quick Remix in that window is a real request)."""
+    return job.state is JobState.DELIVERED or (
+        job.result_message_id is not None and job.error_category is None
+    )
+
+
 def _history(parent: JobRecord) -> tuple[ChatMessage, ...]:
     """What a chat-format continuation resends: the parent's whole conversation."""
     if parent.history:
@@ -347,8 +366,17 @@ def _history(parent: JobRecord) -> tuple[ChatMessage, ...]:
     return ()
 
 
-def _with_locale(inv: Invocation, locale: str) -> Invocation:
-    return replace(inv, locale=locale)
+def _normalised(inv: Invocation, locale: str) -> Invocation:
+    """``inv`` in its resolved language, its user-supplied texts well formed: a lone
+    surrogate from the chat's JSON would otherwise fail the job row's insert or the
+    relay's request body (``bot.unicode``)."""
+    return replace(
+        inv,
+        locale=locale,
+        text=well_formed(inv.text),
+        options={name: well_formed(value) for name, value in inv.options.items()},
+        user=replace(inv.user, display_name=well_formed(inv.user.display_name)),
+    )
 
 
 def _quotable(params: Mapping[str, object]) -> dict[str, object]:

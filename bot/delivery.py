@@ -4,6 +4,11 @@ Order of preference: the video as it is; the video re-encoded to fit the platfor
 limit; the upstream link with its expiry and the reason. A platform that refuses the
 upload for its size after all (Discord 40005, Telegram 413) gets one smaller re-encode
 before falling back to the link.
+
+Where the platform can (``Capabilities.video_in_status``: Telegram's ``editMessageMedia``)
+the video is edited into the job's status message rather than posted: an edit can be
+repeated after a timeout or a restart without ever showing a second video. The board
+stops editing that message first, and a status that is gone gets a fresh post instead.
 """
 
 from __future__ import annotations
@@ -11,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from bot import texts
-from bot.errors import MediaError, PlatformRateLimited, UploadTooLarge
+from bot.errors import MediaError, MessageGone, PlatformRateLimited, UploadTooLarge
 from bot.media import fit_to_size, make_thumbnail
 from bot.models import Conversation, MessageRef, VideoFile
 from bot.ports import Outbox
@@ -54,6 +59,7 @@ class Parcel:
     reply_to: MessageRef | None
     video_url: str | None
     expires_at: datetime | None
+    in_place_of: MessageRef | None = None  # the status message the video replaces
 
 
 class DeliveryFailed(Exception):
@@ -110,6 +116,15 @@ async def _upload(
     for attempt in range(1, UPLOAD_ATTEMPTS + 1):
         try:
             async with board.turn(parcel.conversation):
+                if parcel.in_place_of is None:
+                    return await _send_video(outbox, parcel, video, thumbnail, buttons)
+                board.release(parcel.in_place_of)  # no progress edit may land over it
+                try:
+                    return await _send_video(outbox, parcel, video, thumbnail, buttons)
+                except MessageGone:
+                    log.info("job %s: status gone, posting the video", parcel.job_id)
+                    parcel = replace(parcel, in_place_of=None)
+            async with board.turn(parcel.conversation):
                 return await _send_video(outbox, parcel, video, thumbnail, buttons)
         except PlatformRateLimited as exc:
             if attempt == UPLOAD_ATTEMPTS:
@@ -129,6 +144,7 @@ async def _send_video(
         reply_to=parcel.reply_to,
         job_id=parcel.job_id,
         buttons=buttons,
+        in_place_of=parcel.in_place_of,
     )
 
 

@@ -141,6 +141,10 @@ class QuotaLedger(Protocol):
         """Give the reservation back (to its own window). False if none or already settled."""
         ...
 
+    async def refund_orphans(self, before: datetime) -> list[str]:
+        """Refund the open reservations made before ``before`` that have no job row."""
+        ...
+
     async def grant(
         self, key: QuotaKey, amount: int, window: Window, actor: str, note: str | None = None
     ) -> None:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from bot import texts
 from bot.delivery import DeliveryFailed, Parcel, deliver
-from bot.errors import ErrorCategory, PlatformError
+from bot.errors import ErrorCategory, PlatformError, SendOutcomeUnknown
 from bot.models import (
     Accepted,
     Completed,
@@ -35,6 +35,9 @@ from bot.services import Services
 from bot.status import StatusBoard, StatusView, escape, render_caption, render_status
 
 log = logging.getLogger(__name__)
+
+# how a job ends whose upload got no answer (``SendOutcomeUnknown``): charged, not resent
+UPLOAD_UNKNOWN = "upload_unknown"
 
 
 def conversation_of(job: JobRecord) -> Conversation:
@@ -181,6 +184,7 @@ class JobRunner:
                 )
             except Exception:
                 log.exception("job %s: reporting its failure failed too", job.id)
+                await self._end_anyway(job)
             finished = True
         finally:
             if finished:
@@ -233,6 +237,7 @@ class JobRunner:
             history=done.conversation or job.history,
         )
         station = self.s.station(job.platform)
+        in_status = station.outbox.capabilities(conversation_of(job)).video_in_status
         parcel = Parcel(
             conversation=conversation_of(job),
             video=done.video,
@@ -243,11 +248,17 @@ class JobRunner:
             reply_to=status.ref or message_ref(job, job.reply_to_message_id),
             video_url=done.video_url,
             expires_at=done.expires_at,
+            in_place_of=status.ref if in_status else None,
         )
         try:
             delivered = await deliver(
                 station.outbox, station.board, parcel, lambda p: status.show(phase=p)
             )
+        except SendOutcomeUnknown as exc:
+            # the platform may have the video: never send it again, never refund it
+            log.warning("job %s: the upload's outcome is unknown: %s", job.id, exc)
+            await self._fail(job, status, UPLOAD_UNKNOWN, "", refundable=False)
+            return
         except DeliveryFailed as exc:
             await self._fail(job, status, "undeliverable", str(exc), refundable=True)
             return
@@ -265,8 +276,14 @@ class JobRunner:
         while the status edit waits for the chat's budget leaves the job active, and the
         next start finishes it (``conclude``) instead of leaving "Uploading" on screen."""
         await self.s.quotas.commit(job.id)
-        await status.finish("done")
+        if not self._video_in_status(job):
+            await status.finish("done")  # else the video's caption is the final text
         await self.s.jobs.update(job.id, state=JobState.DELIVERED)
+
+    def _video_in_status(self, job: JobRecord) -> bool:
+        """Whether the job's video was edited into its status message (Telegram)."""
+        caps = self.s.station(job.platform).outbox.capabilities(conversation_of(job))
+        return caps.video_in_status and job.result_message_id == job.status_message_id
 
     async def conclude(self, job: JobRecord, *, refundable: bool) -> None:
         """Finish a job that had ended when the previous process died (its video sent, or
@@ -302,6 +319,20 @@ class JobRunner:
             markup=caps.markup,
             limit=caps.caption_limit,
         )
+
+    async def _end_anyway(self, job: JobRecord) -> None:
+        """Last resort when even the failure path broke: refund the credit and end the job,
+        so it never holds the user's in-flight slot forever. Each step on its own."""
+        for step in (
+            lambda: self.s.quotas.refund(job.id, note="internal error"),
+            lambda: self.s.jobs.update(job.id, state=JobState.FAILED),
+        ):
+            try:
+                await step()
+            except JobClosed:
+                pass  # already final
+            except Exception:
+                log.exception("job %s: could not be ended", job.id)
 
     async def _closed(self, job: JobRecord, status: StatusLine | None) -> None:
         """The job's row ended elsewhere: tell the user why on its status message."""
@@ -340,7 +371,6 @@ class JobRunner:
         current = await self.s.jobs.get(job.id)
         if current is not None and not current.active:
             return
-        locale = job.locale
         await self.s.jobs.update(
             job.id,
             state=current.state if current else job.state,  # still active, or JobClosed
@@ -352,6 +382,23 @@ class JobRunner:
         else:
             await self.s.quotas.commit(job.id)
         refunded = not await self.s.quotas.charged(job.id)
+        try:
+            await self._tell_failure(job, status, category, message, refunded, task_id)
+        except Exception:  # a text that cannot be rendered or sent must not keep it active
+            log.exception("job %s: telling its failure failed", job.id)
+        await self.s.jobs.update(job.id, state=JobState.FAILED)
+
+    async def _tell_failure(
+        self,
+        job: JobRecord,
+        status: StatusLine | None,
+        category: str,
+        message: str,
+        refunded: bool,
+        task_id: str | None,
+    ) -> None:
+        """Show the failure on the job's status message, or in a new message if it is gone."""
+        locale = job.locale
         caps = self.s.station(job.platform).outbox.capabilities(conversation_of(job))
         provider = next((p for p in self.s.settings.providers if p.name == job.provider), None)
         reason = failure_reason(  # raw: the status renderer escapes it once
@@ -375,7 +422,6 @@ class JobRunner:
                     )
             except Exception as exc:  # the chat itself may be gone: nothing more to do
                 log.warning("job %s: could not report its failure: %s", job.id, exc)
-        await self.s.jobs.update(job.id, state=JobState.FAILED)
 
 
 def failure_reason(

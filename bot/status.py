@@ -21,6 +21,7 @@ from typing import Final, Literal
 from bot.models import Orientation
 from bot.status_board import StatusBoard
 from bot.texts import t
+from bot.unicode import utf16_length, well_formed
 
 __all__ = [
     "Markup",
@@ -75,6 +76,7 @@ def escape(text: str, markup: Markup) -> str:
     backslash before markdown characters, and a zero-width space breaks ``@everyone``,
     ``@here`` and ``<@123>``-style mentions. ``plain``: mentions broken the same way.
     """
+    text = well_formed(text)
     if markup == "html":
         return html.escape(text, quote=False)
     text = _MASS_MENTION.sub("@" + ZERO_WIDTH_SPACE + r"\1", text)
@@ -88,7 +90,7 @@ def escape(text: str, markup: Markup) -> str:
 
 def text_length(text: str) -> int:
     """Length in UTF-16 code units: Telegram's measure, and never below Discord's."""
-    return len(text.encode("utf-16-le")) // 2
+    return utf16_length(text)
 
 
 def format_duration(seconds: float) -> str:
@@ -243,7 +245,8 @@ def _hard_cut(text: str, limit: int, markup: Markup) -> str:
     """Last resort for absurdly small limits: cut, and never leave half an entity or tag."""
     if text_length(text) <= limit:
         return text
-    cut = text.encode("utf-16-le")[: max(0, limit - 1) * 2].decode("utf-16-le", "ignore")
+    units = well_formed(text).encode("utf-16-le")
+    cut = units[: max(0, limit - 1) * 2].decode("utf-16-le", "ignore")
     if markup == "html":
         cut = _HTML_TAIL.sub("", _HTML_BOLD.sub("", cut))
     elif markup == "markdown":

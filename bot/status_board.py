@@ -180,6 +180,19 @@ class StatusBoard:
             finally:
                 self._spend_slot(chat, conversation)
 
+    def release(self, message: MessageRef) -> None:
+        """The message becomes something else (the result video edited into it): drop its
+        pending edits and ignore later updates. Call it inside the chat's ``turn``, where
+        no edit of the chat is in flight. A later ``finish`` (the delivery failed after
+        all) takes the message back."""
+        entry = self._messages.get(message)
+        if entry is not None:
+            self._chat(message.conversation).pending.pop(message, None)
+            entry.wanted = None
+            self._settle(entry, landed=True)
+        elif message not in self._retired:
+            self._retire(message, None if self.is_gone(message) else "")
+
     def rate_limited(self, conversation: Conversation, retry_after: float) -> None:
         """The platform refused a send outside the board for flooding: push the chat back."""
         self._push_back(self._chat(conversation), conversation, retry_after)

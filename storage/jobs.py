@@ -24,6 +24,7 @@ from bot.records import (
     JobState,
     new_job_id,
 )
+from bot.unicode import well_formed
 from storage.db import Database, decode_time, encode_time, utc_now
 
 _COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(JobRecord))
@@ -163,12 +164,16 @@ def _encode(column: str, value: object) -> object:
         if not isinstance(value, tuple | list):
             raise TypeError("history must be a sequence of ChatMessage")
         messages = [_chat_message(item) for item in value]
-        return json.dumps(
-            [{"role": item.role, "content": item.content} for item in messages],
-            ensure_ascii=False,
+        return well_formed(
+            json.dumps(
+                [{"role": item.role, "content": item.content} for item in messages],
+                ensure_ascii=False,
+            )
         )
     if column == "state":
         return JobState(str(value)).value
+    if isinstance(value, str):
+        return well_formed(value)  # SQLite cannot store a lone surrogate (bot.unicode)
     return value
 
 

@@ -97,6 +97,20 @@ WHERE r.kind = 'reserve' AND r.job_id = :job_id
 RETURNING id
 """
 
+# Reservations that no job row will ever settle: a process killed between the reservation
+# and the job's insert (two statements) left them. Refunded by the startup sweep.
+_REFUND_ORPHANS = """
+INSERT INTO ledger (platform, scope, user_id, kind, amount, window_start, job_id,
+                    reservation_id, note, at)
+SELECT r.platform, r.scope, r.user_id, 'refund', r.amount, r.window_start, r.job_id,
+       r.id, 'not recorded', :at
+FROM ledger AS r
+WHERE r.kind = 'reserve' AND r.at < :before
+  AND NOT EXISTS (SELECT 1 FROM ledger AS s WHERE s.reservation_id = r.id)
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = r.job_id)
+RETURNING job_id
+"""
+
 _APPEND = """
 INSERT INTO ledger (platform, scope, user_id, kind, amount, window_start, actor, note, at)
 VALUES (:platform, :scope, :user_id, :kind, :amount, :window_start, :actor, :note, :at)
@@ -178,6 +192,13 @@ class SqliteQuotaLedger(QuotaLedger):
 
     async def refund(self, job_id: str, note: str | None = None) -> bool:
         return await self._settle("refund", job_id, note)
+
+    async def refund_orphans(self, before: datetime) -> list[str]:
+        """Refund every open reservation made before ``before`` that has no job row (the
+        process died between the two writes); returns their job ids. Run it at startup,
+        before this process reserves anything, with ``before`` = the start time."""
+        params = {"before": encode_time(before), "at": self._now()}
+        return [str(row["job_id"]) for row in await self._db.fetch_all(_REFUND_ORPHANS, params)]
 
     async def grant(
         self, key: QuotaKey, amount: int, window: Window, actor: str, note: str | None = None

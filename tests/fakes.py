@@ -10,6 +10,8 @@ from pathlib import Path
 from bot.errors import MessageGone, UploadTooLarge
 from bot.models import Capabilities, Conversation, MessageRef, VideoFile
 
+IN_PLACE = "[video] "  # how ``FakeOutbox.statuses`` logs a video edited into a status
+
 
 @dataclass
 class SentVideo:
@@ -27,13 +29,16 @@ class SentVideo:
 @dataclass
 class FakeOutbox:
     """Records every call. ``gone`` message ids raise ``MessageGone`` on edit; uploads over
-    ``refuse_uploads_over`` bytes raise ``UploadTooLarge`` like a platform's 413."""
+    ``refuse_uploads_over`` bytes raise ``UploadTooLarge`` like a platform's 413. With
+    ``in_place``, videos are edited into their status message (``video_in_status``), as on
+    Telegram: the status's text log ends with ``IN_PLACE`` and the caption."""
 
     upload_limit_bytes: int = 50 * 1024 * 1024
     edit_interval: float = 0.0
     buttons: bool = True
     markup: str = "html"
     refuse_uploads_over: int | None = None
+    in_place: bool = False
     gone: set[str] = field(default_factory=set)
     statuses: dict[str, list[str]] = field(default_factory=dict)
     videos: list[SentVideo] = field(default_factory=list)
@@ -49,6 +54,7 @@ class FakeOutbox:
             edit_interval=self.edit_interval,
             buttons=self.buttons,
             markup=self.markup,  # type: ignore[arg-type]
+            video_in_status=self.in_place,
         )
 
     def _ref(self, conversation: Conversation) -> MessageRef:
@@ -78,12 +84,17 @@ class FakeOutbox:
         reply_to: MessageRef | None,
         job_id: str,
         buttons: bool,
+        in_place_of: MessageRef | None = None,
     ) -> MessageRef:
+        if in_place_of is not None and in_place_of.message_id in self.gone:
+            raise MessageGone(in_place_of.message_id)
         if self.refuse_uploads_over is not None and video.size_bytes > self.refuse_uploads_over:
             raise UploadTooLarge(f"{video.size_bytes} bytes")
         # blocking stat calls are fine in a test double
         assert video.path.is_file(), "the video must still exist while it is uploaded"
-        ref = self._ref(conversation)
+        ref = in_place_of or self._ref(conversation)
+        if in_place_of is not None:
+            self.statuses.setdefault(ref.message_id, []).append(IN_PLACE + caption)
         size = thumbnail.stat().st_size if thumbnail else 0  # noqa: ASYNC240
         self.videos.append(
             SentVideo(conversation, video, caption, thumbnail, size, reply_to, job_id, buttons, ref)

@@ -107,6 +107,7 @@ class RecordingOutbox:
         reply_to: MessageRef | None,
         job_id: str,
         buttons: bool,
+        in_place_of: MessageRef | None = None,
     ) -> MessageRef:
         return MessageRef(conversation, "video")
 

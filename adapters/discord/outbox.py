@@ -145,6 +145,7 @@ class DiscordOutbox:
         reply_to: MessageRef | None,
         job_id: str,
         buttons: bool,
+        in_place_of: MessageRef | None = None,
     ) -> MessageRef:
         channel = self._client.get_partial_messageable(int(conversation.channel))
         file = discord.File(video.path, filename=f"sora-{job_id}.mp4")

@@ -118,6 +118,7 @@ class TelegramOutbox:
         reply_to: MessageRef | None,
         job_id: str,
         buttons: bool,
+        in_place_of: MessageRef | None = None,
     ) -> MessageRef:
         markup = None
         if buttons:

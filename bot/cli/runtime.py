@@ -48,6 +48,7 @@ async def open_core(
             users=SqliteUserDirectory(database),
         )
         core = Core(services)
+        await core.settle_orphans()
         telemetry.watch_queues(core.slots)
         try:
             yield core

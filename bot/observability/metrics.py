@@ -187,6 +187,7 @@ class RateLimitCounting:
         reply_to: MessageRef | None,
         job_id: str,
         buttons: bool,
+        in_place_of: MessageRef | None = None,
     ) -> MessageRef:
         return await self._counted(
             self._outbox.send_video(
@@ -197,6 +198,7 @@ class RateLimitCounting:
                 reply_to=reply_to,
                 job_id=job_id,
                 buttons=buttons,
+                in_place_of=in_place_of,
             )
         )
 

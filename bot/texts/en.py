@@ -42,6 +42,7 @@ TEXTS: Final[dict[str, str]] = {
     "missing_value": "{flag} needs a value.",
     "unknown_quota_action": "“{action}” isn’t a /quota command. See /help.",
     "not_a_job": "That message isn’t one of my videos, so there’s nothing to change.",
+    "parent_not_ready": "That video isn’t finished yet: reply to it again once it is posted.",
     "quota_exceeded": (
         "Not enough credits: this needs {cost} and you have {remaining} left. "
         "Credits refill at {resets}."
@@ -73,6 +74,10 @@ TEXTS: Final[dict[str, str]] = {
     ),
     "failed.provider_gone": "The video service for this job is no longer configured.",
     "failed.undeliverable": "The video was made but could not be posted here: {message}",
+    "failed.upload_unknown": (
+        "The platform never answered the upload, so the video may or may not be above. "
+        "It was not sent again, to avoid a duplicate."
+    ),
     "failed.cancelled": "An operator cancelled this job.",
     "refunded": "Your {cost} credit(s) have been refunded.",
     "not_refunded": "This attempt still counts against your credits.",

@@ -35,6 +35,7 @@ TEXTS: Final[dict[str, str]] = {
     "missing_value": "{flag} 后面需要跟一个值。",
     "unknown_quota_action": "/quota 没有“{action}”这个用法，详见 /help。",
     "not_a_job": "这条消息不是我生成的视频，没法在它的基础上修改。",
+    "parent_not_ready": "这个视频还没做好，等它发出来以后再回复它吧。",
     "quota_exceeded": (
         "额度不够啦：这次需要 {cost} 次，你只剩 {remaining} 次。额度将在 {resets} 恢复。"
     ),
@@ -59,6 +60,9 @@ TEXTS: Final[dict[str, str]] = {
     "failed.interrupted": "机器人在制作过程中重启了，这个任务没法接着做下去。",
     "failed.provider_gone": "这个任务用的视频服务已经不在配置里了。",
     "failed.undeliverable": "视频做好了，但没能发到这里：{message}",
+    "failed.upload_unknown": (
+        "平台没有回应这次上传，视频可能已经发在上面，也可能没有。为避免重复，没有再发一次。"
+    ),
     "failed.cancelled": "管理员取消了这个任务。",
     "refunded": "已退还 {cost} 次额度。",
     "not_refunded": "这次仍会扣除额度。",
